@@ -1,0 +1,3 @@
+//! Small, dependency-free readers and writers shared by native and web builds.
+
+pub mod npy;
