@@ -5,14 +5,36 @@
 //! official PyTorch implementation, running natively (burn-flex CPU, burn-wgpu) and in the
 //! browser (WebGPU or CPU through WebAssembly).
 //!
-//! Data flow: text → [`text`] (tokenizer + text encoder) → [`nn`] transformers driven by
-//! [`sample`] → token ids → VQ decoder → 263-d features → [`motion`] → joints → BVH / JSON / NPY.
+//! Data flow: text → [`text`] tokenizer → [`nn::clip`] → [`generate`] (mask-predict with the
+//! [`nn::mask_transformer`], then [`nn::residual_transformer`], draws from [`sample`]) → code ids
+//! → [`nn::vq`] decoder → 263-d features → [`motion`] → joints → BVH / JSON / NPY.
 
+pub mod backend;
+#[cfg(feature = "native")]
+pub mod bench;
+pub mod bundle;
+pub mod config;
+pub mod error;
+pub mod generate;
 pub mod io;
+pub mod model;
 pub mod motion;
+pub mod nn;
+pub mod sample;
 pub mod text;
 
 #[cfg(feature = "native")]
 pub mod convert;
 #[cfg(feature = "native")]
+pub mod converter;
+#[cfg(feature = "native")]
 pub mod synth;
+#[cfg(feature = "native")]
+pub mod synth_cli;
+
+pub use config::ModelConfig;
+pub use error::Error;
+pub use generate::{GenerateOptions, Length, Motion, Request, generate};
+pub use model::MoMask;
+#[cfg(feature = "web")]
+pub mod web;

@@ -1,1 +1,320 @@
-fn main() {}
+//! `momask`: generate motions, convert official checkpoints, build the procedural corpus and
+//! benchmark, from the command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+use momask::backend::Backend;
+use momask::generate::{BatchDecode, GenerateOptions, Hooks, Length, Progress, Request};
+use momask::motion::JointPositions;
+use momask::sample::sampler::Draw;
+use momask::{Error, MoMask};
+
+#[derive(Parser)]
+#[command(name = "momask", version, about = "MoMask text-to-motion, natively and in the browser")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate motions from text.
+    Generate(GenerateArgs),
+    /// Convert the official MoMask checkpoints (and CLIP) into one bundle.
+    Convert(ConvertArgs),
+    /// Time every stage of generation with random official-size weights (no files needed).
+    Bench(BenchArgs),
+    /// Build the procedural motion corpus in the HumanML3D layout.
+    Synth(SynthArgs),
+}
+
+/// Default model shipped with the repository (the demo model, a q8 bundle).
+const DEFAULT_MODEL: &str = "assets/momask-demo.safetensors";
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Model bundle (.safetensors) written by `momask convert` / `momask quantize`.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: PathBuf,
+    /// Prompt text.
+    #[arg(long, conflicts_with = "prompts")]
+    text: Option<String>,
+    /// File with one prompt per line: `text`, `text#frames` or `text#auto`.
+    #[arg(long)]
+    prompts: Option<PathBuf>,
+    /// Frames (4..=196, rounded down to a multiple of 4) or `auto` (length estimator).
+    #[arg(long, default_value = "auto")]
+    frames: String,
+    #[arg(long, default_value_t = 10107)]
+    seed: u64,
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    #[arg(long, default_value_t = 4.0)]
+    cond_scale: f32,
+    #[arg(long, default_value_t = 5.0)]
+    res_cond_scale: f32,
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
+    #[arg(long, default_value_t = 0.9)]
+    topk: f64,
+    /// Argmax draws everywhere (deterministic; for comparison with the reference).
+    #[arg(long)]
+    greedy: bool,
+    /// Samples per prompt.
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+    /// Decode each sample at its own length instead of the padded batch (reference behaviour).
+    #[arg(long)]
+    per_sample_decode: bool,
+    /// cpu (burn-flex) or wgpu.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    /// Output file: .bvh, .json or .npy (several motions get `_<prompt>_<repeat>` suffixes).
+    #[arg(long)]
+    out: PathBuf,
+    /// Skip foot IK when writing BVH.
+    #[arg(long)]
+    no_foot_ik: bool,
+}
+
+#[derive(Args)]
+struct ConvertArgs {
+    /// Directory holding the official `t2m/` or `kit/` folders.
+    #[arg(long)]
+    checkpoints: PathBuf,
+    /// `t2m` or `kit` (detected when only one is present).
+    #[arg(long)]
+    dataset: Option<String>,
+    #[arg(long)]
+    vq_name: Option<String>,
+    #[arg(long)]
+    mask_name: Option<String>,
+    #[arg(long)]
+    res_name: Option<String>,
+    /// OpenAI CLIP file: the TorchScript `ViT-B-32.pt` or a plain state dict.
+    #[arg(long)]
+    clip: PathBuf,
+    /// JSON with CLIP hyper-parameters (`transformer_heads`, …) when they cannot be inferred.
+    #[arg(long)]
+    clip_config: Option<PathBuf>,
+    /// CLIP's `bpe_simple_vocab_16e6.txt.gz`.
+    #[arg(long)]
+    clip_vocab: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// official (HumanML3D), kit, or small (the fixture's sizes).
+    #[arg(long, default_value = "official")]
+    config: String,
+    #[arg(long, default_value_t = 196)]
+    frames: usize,
+    /// cpu (burn-flex), wgpu or ndarray.
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    /// Timed runs (the median is reported), after one warm-up run.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Mask-predict steps.
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// End the output with one JSON line of the same numbers.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 1000)]
+    count: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Comma-separated family names (default: all; `momask synth --list` prints them).
+    #[arg(long)]
+    families: Option<String>,
+    /// Print the family names and exit.
+    #[arg(long)]
+    list: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Generate(a) => run_generate(a),
+        Command::Convert(a) => run_convert(a),
+        Command::Bench(a) => run_bench(a),
+        Command::Synth(a) => run_synth(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn parse_length(s: &str) -> Result<Length, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(Length::Auto);
+    }
+    s.parse::<usize>().map(Length::Frames).map_err(|_| format!("length '{s}' is neither a frame count nor 'auto'"))
+}
+
+/// Prompt-file lines: `text`, `text#frames` or `text#auto`. Lines are trimmed, so unlike the
+/// reference a trailing newline does not discard the lengths.
+fn parse_prompts(text: &str, default: Length) -> Result<Vec<Request>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let request = match line.rsplit_once('#') {
+            Some((prompt, len)) => Request::new(prompt.trim(), parse_length(len).map_err(|e| format!("line {}: {e}", i + 1))?),
+            None => Request::new(line, default),
+        };
+        if request.text.is_empty() {
+            return Err(format!("line {}: empty prompt", i + 1));
+        }
+        out.push(request);
+    }
+    if out.is_empty() {
+        return Err("the prompt file holds no prompt".into());
+    }
+    Ok(out)
+}
+
+fn output_path(out: &Path, index: usize, total: usize) -> PathBuf {
+    if total == 1 {
+        return out.to_path_buf();
+    }
+    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("motion");
+    let ext = out.extension().and_then(|s| s.to_str()).unwrap_or("json");
+    out.with_file_name(format!("{stem}_{index:03}.{ext}"))
+}
+
+fn write_motion(path: &Path, joints: &JointPositions, foot_ik: bool) -> Result<(), String> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let bytes = match ext.as_str() {
+        "json" => joints.to_json().into_bytes(),
+        "npy" => joints.to_npy_bytes().map_err(|e| e.to_string())?,
+        "bvh" => {
+            let opts = momask::motion::bvh::BvhOptions { foot_ik, ..Default::default() };
+            momask::motion::bvh::joints_to_bvh(joints, &opts).map_err(|e| e.to_string())?.to_string().into_bytes()
+        }
+        other => return Err(format!("unknown output format '.{other}' (use .bvh, .json or .npy)")),
+    };
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn run_generate(a: GenerateArgs) -> Result<(), String> {
+    let default_length = parse_length(&a.frames)?;
+    let mut requests = match (&a.text, &a.prompts) {
+        (Some(text), None) => vec![Request::new(text.clone(), default_length)],
+        (None, Some(path)) => {
+            let text = String::from_utf8(read_file(path)?).map_err(|_| format!("{} is not UTF-8", path.display()))?;
+            parse_prompts(&text, default_length)?
+        }
+        _ => return Err("give --text \"…\" or --prompts <file>".into()),
+    };
+    if a.repeat == 0 || a.repeat > 100 {
+        return Err(format!("--repeat {} is outside 1..=100", a.repeat));
+    }
+    requests = requests.iter().flat_map(|r| std::iter::repeat_n(r.clone(), a.repeat)).collect();
+    let backend: Backend = a.backend.parse().map_err(|e: Error| e.to_string())?;
+    let device = backend.device().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let bytes = read_file(&a.model)?;
+    let model = MoMask::from_bundle_bytes(&bytes, &device).map_err(|e| format!("{}: {e}", a.model.display()))?;
+    eprintln!("loaded {} in {:.2} s on {backend}", a.model.display(), started.elapsed().as_secs_f64());
+    let opts = GenerateOptions {
+        steps: a.steps,
+        cond_scale: a.cond_scale,
+        res_cond_scale: a.res_cond_scale,
+        temperature: a.temperature,
+        topk: a.topk,
+        draw: if a.greedy { Draw::Greedy } else { Draw::Categorical },
+        sample_length: !a.greedy,
+        seed: a.seed,
+        batch_decode: if a.per_sample_decode { BatchDecode::PerSample } else { BatchDecode::Padded },
+        ..GenerateOptions::default()
+    };
+    let started = Instant::now();
+    let mut progress = |p: Progress| {
+        if let Progress::Mask { step, steps } = p {
+            eprint!("\rmask step {step}/{steps}");
+        }
+    };
+    let cancelled = || false;
+    let mut hooks = Hooks { progress: &mut progress, cancelled: &cancelled };
+    let motions = pollster::block_on(momask::generate(&model, &requests, &opts, &mut hooks, None)).map_err(|e| e.to_string())?;
+    eprintln!("\rgenerated {} motion(s) in {:.2} s", motions.len(), started.elapsed().as_secs_f64());
+    for (i, m) in motions.iter().enumerate() {
+        let path = output_path(&a.out, i, motions.len());
+        write_motion(&path, &m.joints, !a.no_foot_ik)?;
+        println!("{}: \"{}\" — {} frames ({:.1} s) → {}", i, m.text, m.frames(), m.frames() as f32 / m.fps, path.display());
+    }
+    Ok(())
+}
+
+fn run_convert(a: ConvertArgs) -> Result<(), String> {
+    let sources = momask::convert::official::OfficialSources {
+        checkpoints: a.checkpoints,
+        dataset: a.dataset,
+        vq_name: a.vq_name,
+        mask_name: a.mask_name,
+        res_name: a.res_name,
+        clip: a.clip,
+        clip_config: a.clip_config,
+        clip_vocab: a.clip_vocab,
+    };
+    let started = Instant::now();
+    let bytes = momask::converter::convert(&sources).map_err(|e| e.to_string())?;
+    std::fs::write(&a.out, &bytes).map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
+    let header = momask::bundle::read_header(&bytes).map_err(|e| e.to_string())?;
+    println!(
+        "wrote {} ({:.1} MB, {} model, content hash {}) in {:.1} s",
+        a.out.display(),
+        bytes.len() as f64 / 1e6,
+        match header.config.dataset {
+            momask::config::Dataset::T2m => "HumanML3D",
+            momask::config::Dataset::Kit => "KIT-ML",
+        },
+        &header.content_hash[..16],
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run_bench(a: BenchArgs) -> Result<(), String> {
+    let report = momask::bench::run(&momask::bench::BenchConfig {
+        config: a.config,
+        frames: a.frames,
+        backend: a.backend.parse().map_err(|e: Error| e.to_string())?,
+        runs: a.runs,
+        steps: a.steps,
+    })
+    .map_err(|e| e.to_string())?;
+    print!("{}", report.table());
+    if a.json {
+        println!("{}", report.json_line());
+    }
+    Ok(())
+}
+
+fn run_synth(a: SynthArgs) -> Result<(), String> {
+    momask::synth_cli::run(&a.out, a.count, a.seed, a.families.as_deref(), a.list)
+}

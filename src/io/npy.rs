@@ -18,8 +18,6 @@ pub enum NpyError {
     BadHeader(String),
     #[error("unsupported .npy dtype '{0}' (supported: <f4, <f8, <i4, <i8, |b1, |u1)")]
     UnsupportedDtype(String),
-    #[error("Fortran-order .npy arrays are not supported")]
-    FortranOrder,
     #[error("array has {got} elements but its shape {shape:?} needs {want}")]
     SizeMismatch { shape: Vec<usize>, want: usize, got: usize },
     #[error("expected a {want} array, found dtype '{got}'")]
@@ -88,7 +86,7 @@ impl NpyArray {
             return Err(NpyError::BadMagic);
         }
         let (major, minor) = (buf[6], buf[7]);
-        let (header_len, start) = match major {
+        let (header_len, start): (usize, usize) = match major {
             1 => (u16::from_le_bytes([buf[8], buf[9]]) as usize, 10),
             2 | 3 => {
                 if buf.len() < 12 {
@@ -107,10 +105,11 @@ impl NpyArray {
         let descr = dict_value(header, "descr")?;
         let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"');
         let dtype = NpyDtype::parse(descr)?;
-        let fortran = dict_value(header, "fortran_order")?;
-        if fortran.trim() != "False" {
-            return Err(NpyError::FortranOrder);
-        }
+        let fortran = match dict_value(header, "fortran_order")?.trim() {
+            "False" => false,
+            "True" => true,
+            other => return Err(NpyError::BadHeader(format!("fortran_order is '{other}'"))),
+        };
         let shape = parse_shape(dict_value(header, "shape")?)?;
         let count = shape
             .iter()
@@ -123,7 +122,12 @@ impl NpyArray {
         if data.len() < nbytes {
             return Err(NpyError::SizeMismatch { shape, want: count, got: data.len() / dtype.size() });
         }
-        Ok(Self { shape, dtype, bytes: data[..nbytes].to_vec() })
+        let bytes = if fortran {
+            fortran_to_c(&data[..nbytes], &shape, dtype.size())
+        } else {
+            data[..nbytes].to_vec()
+        };
+        Ok(Self { shape, dtype, bytes })
     }
 
     /// Number of elements.
@@ -180,6 +184,31 @@ impl NpyArray {
     fn wrong(&self, want: &'static str) -> NpyError {
         NpyError::WrongDtype { want, got: self.dtype.descr().to_string() }
     }
+}
+
+/// Reorders column-major (Fortran) element bytes into row-major order.
+fn fortran_to_c(data: &[u8], shape: &[usize], size: usize) -> Vec<u8> {
+    let count: usize = shape.iter().product();
+    let mut out = vec![0u8; data.len()];
+    // Column-major strides, in elements.
+    let mut strides = vec![1usize; shape.len()];
+    for k in 1..shape.len() {
+        strides[k] = strides[k - 1] * shape[k - 1];
+    }
+    let mut index = vec![0usize; shape.len()];
+    for c_pos in 0..count {
+        let f_pos: usize = index.iter().zip(&strides).map(|(i, s)| i * s).sum();
+        out[c_pos * size..(c_pos + 1) * size].copy_from_slice(&data[f_pos * size..(f_pos + 1) * size]);
+        // Advance the row-major multi-index (last axis fastest).
+        for k in (0..shape.len()).rev() {
+            index[k] += 1;
+            if index[k] < shape[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+    out
 }
 
 /// Serialises an array as `.npy` version 1.0 bytes.
@@ -275,6 +304,16 @@ mod tests {
         let arr = NpyArray::from_bytes(&bytes).unwrap();
         assert_eq!(arr.shape, vec![3]);
         assert_eq!(arr.to_i64().unwrap(), vec![-1, 0, 7]);
+    }
+
+    #[test]
+    fn fortran_order_is_reordered() {
+        // shape (2, 3), column-major storage of [[1, 2, 3], [4, 5, 6]].
+        let mut bytes = write_f32(&[2, 3], &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]).unwrap();
+        let text = String::from_utf8_lossy(&bytes[10..64]).replace("'fortran_order': False", "'fortran_order': True ");
+        bytes[10..64].copy_from_slice(text.as_bytes());
+        let arr = NpyArray::from_bytes(&bytes).unwrap();
+        assert_eq!(arr.to_f32().unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     }
 
     #[test]

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the browser package into pkg/ (wasm-pack + the JS wrapper from pkg-config/) and the
+# pages in www/ into www/dist (webpack). Installs what it needs, skipping what is there:
+# the wasm32 target, pinned wasm-pack and wasm-bindgen-cli (crates.io), npm packages (npm ci).
+# Nothing is downloaded from outside crates.io and npm (wasm-opt comes from npm's binaryen).
+#
+#   scripts/build-web.sh            release build (wasm-opt -O3)
+#   MOMASK_WEB_PROFILE=dev ...      faster debug build, no wasm-opt
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_PACK_VERSION=0.15.1
+# wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock.
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target/web}"
+# SIMD128 makes burn-flex about 2.3x faster in wasm (all current browsers support it).
+export RUSTFLAGS="${MOMASK_WEB_RUSTFLAGS:--C target-feature=+simd128}"
+PROFILE="${MOMASK_WEB_PROFILE:-release}"
+
+step() { printf '\n== %s ==\n' "$*"; }
+
+step "toolchain"
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+if [ "$(wasm-pack --version 2>/dev/null)" != "wasm-pack $WASM_PACK_VERSION" ]; then
+  cargo install --locked "wasm-pack@$WASM_PACK_VERSION"
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  # Not --locked: the CLI's own lock file may pin crates that no longer build with this toolchain.
+  cargo install --force "wasm-bindgen-cli@$WASM_BINDGEN_VERSION"
+fi
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+echo "wasm-pack $WASM_PACK_VERSION, wasm-bindgen $WASM_BINDGEN_VERSION, target dir $CARGO_TARGET_DIR"
+
+step "wasm-pack build ($PROFILE)"
+# --mode no-install: use the pinned wasm-bindgen above, never download one.
+wasm-pack build --"$PROFILE" --mode no-install --target web --out-dir pkg --out-name momask \
+  --no-pack . -- --no-default-features --features web
+
+if [ "$PROFILE" = release ]; then
+  step "wasm-opt (npm binaryen)"
+  raw=$(stat -c %s pkg/momask_bg.wasm)
+  node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    pkg/momask_bg.wasm -o pkg/momask_bg.opt.wasm
+  mv pkg/momask_bg.opt.wasm pkg/momask_bg.wasm
+  echo "momask_bg.wasm: $raw → $(stat -c %s pkg/momask_bg.wasm) bytes"
+fi
+
+step "package files (pkg-config/)"
+cp pkg-config/index.js pkg-config/index.d.ts pkg-config/host.js pkg-config/worker.js pkg-config/util.js pkg-config/README.md pkg/
+version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
+node -e '
+  const fs = require("fs");
+  const p = JSON.parse(fs.readFileSync("pkg-config/package.json", "utf8"));
+  p.version = process.argv[1];
+  fs.writeFileSync("pkg/package.json", JSON.stringify(p, null, 2) + "\n");
+' "$version"
+rm -f pkg/.gitignore
+printf 'momask_bg.wasm: %s bytes, %s bytes gzipped\n' "$(stat -c %s pkg/momask_bg.wasm)" "$(gzip -9 -c pkg/momask_bg.wasm | wc -c)"
+
+step "webpack (www → www/dist)"
+node_modules/.bin/webpack --mode production
+echo "built pkg/ and www/dist/"

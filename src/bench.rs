@@ -1,0 +1,154 @@
+//! `momask bench`: per-stage timings of one generation with random weights built in memory, so
+//! official-size numbers need no checkpoint files. Each stage ends with a read-back, so its time
+//! includes all the device work it queued.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::config::ModelConfig;
+use crate::generate::{GenerateOptions, Hooks, decode_stage, mask_predict, residual_layers};
+use crate::model::MoMask;
+use crate::motion::recover::{denormalize, recover_from_ric};
+use crate::nn::read_f32;
+use crate::sample::rng::Rng;
+use crate::Error;
+
+/// What to benchmark.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// `official`, `kit` or `small`.
+    pub config: String,
+    pub frames: usize,
+    pub backend: Backend,
+    pub runs: usize,
+    pub steps: usize,
+}
+
+/// Timings of every run, per stage, in seconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub backend: String,
+    pub config: String,
+    pub frames: usize,
+    pub steps: usize,
+    pub runs: usize,
+    pub stages: Vec<(String, Vec<f64>)>,
+    pub total: Vec<f64>,
+}
+
+/// Median of a non-empty sample.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
+}
+
+impl BenchReport {
+    /// A plain-text table: median, min and max per stage.
+    pub fn table(&self) -> String {
+        let mut s = format!(
+            "momask bench — config {}, {} frames, {} mask steps, backend {}, median of {} runs after 1 warm-up\n\n",
+            self.config, self.frames, self.steps, self.backend, self.runs
+        );
+        s.push_str(&format!("| {:<22} | {:>10} | {:>10} | {:>10} |\n", "stage", "median s", "min s", "max s"));
+        s.push_str(&format!("|{:-<24}|{:->12}|{:->12}|{:->12}|\n", "", "", "", ""));
+        let mut row = |name: &str, v: &[f64]| {
+            let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            s.push_str(&format!("| {:<22} | {:>10.4} | {:>10.4} | {:>10.4} |\n", name, median(v), min, max));
+        };
+        for (name, v) in &self.stages {
+            row(name, v);
+        }
+        row("total", &self.total);
+        s
+    }
+
+    /// One JSON line with the medians (and `total_median_s`).
+    pub fn json_line(&self) -> String {
+        let mut obj = serde_json::Map::new();
+        obj.insert("backend".into(), self.backend.clone().into());
+        obj.insert("config".into(), self.config.clone().into());
+        obj.insert("frames".into(), self.frames.into());
+        obj.insert("steps".into(), self.steps.into());
+        obj.insert("runs".into(), self.runs.into());
+        for (name, v) in &self.stages {
+            obj.insert(format!("{}_median_s", name.replace(' ', "_")), median(v).into());
+        }
+        obj.insert("total_median_s".into(), median(&self.total).into());
+        serde_json::Value::Object(obj).to_string()
+    }
+}
+
+/// Builds the networks and times `runs` generations (plus one warm-up).
+pub fn run(cfg: &BenchConfig) -> Result<BenchReport, Error> {
+    let config = match cfg.config.as_str() {
+        "official" | "humanml3d" | "t2m" => ModelConfig::humanml3d(),
+        "kit" => ModelConfig::kit(),
+        "small" | "fixture" => ModelConfig::fixture_small(),
+        other => return Err(Error::invalid("config", format!("'{other}' is not one of official, kit, small"))),
+    };
+    if cfg.runs == 0 {
+        return Err(Error::invalid("runs", "must be at least 1"));
+    }
+    let unit = config.vq.unit_length();
+    let tokens = cfg.frames / unit;
+    if tokens == 0 || tokens > config.max_tokens() {
+        return Err(Error::invalid("frames", format!("{} is outside {unit}..={}", cfg.frames, config.max_motion_length)));
+    }
+    let device = cfg.backend.device()?;
+    let model = MoMask::random(config, 1, &device)?;
+    // A typical 8-word prompt: SOT, 8 BPE ids, EOT ("a person walks forward and turns left.").
+    let prompt = vec![vec![49406, 320, 2533, 8192, 2342, 537, 3185, 1823, 269, 49407]];
+    let opts = GenerateOptions { steps: cfg.steps, ..GenerateOptions::default() };
+    let names = ["text encoder", "mask transformer", "residual transformer", "vq decode", "recover joints"];
+    let mut stages: Vec<(String, Vec<f64>)> = names.iter().map(|n| (n.to_string(), Vec::new())).collect();
+    let mut total = Vec::new();
+    for run in 0..=cfg.runs {
+        let times = pollster::block_on(one_run(&model, &prompt, tokens, &opts, run as u64))?;
+        if run > 0 {
+            for (slot, t) in stages.iter_mut().zip(&times) {
+                slot.1.push(*t);
+            }
+            total.push(times.iter().sum());
+        }
+    }
+    Ok(BenchReport {
+        backend: cfg.backend.to_string(),
+        config: cfg.config.clone(),
+        frames: tokens * unit,
+        steps: cfg.steps,
+        runs: cfg.runs,
+        stages,
+        total,
+    })
+}
+
+async fn one_run(model: &MoMask, prompt: &[Vec<u32>], tokens: usize, opts: &GenerateOptions, seed: u64) -> Result<Vec<f64>, Error> {
+    let mut rng = Rng::new(seed);
+    let lengths = [tokens];
+    let t0 = Instant::now();
+    let cond = model.encode_tokens(prompt);
+    read_f32(cond.clone()).await?;
+    let t1 = Instant::now();
+    let mut progress = |_| {};
+    let cancelled = || false;
+    let mut hooks = Hooks { progress: &mut progress, cancelled: &cancelled };
+    let base = mask_predict(model, &lengths, cond.clone(), opts, &mut rng, &mut hooks, None).await?;
+    let t2 = Instant::now();
+    let ids = residual_layers(model, &lengths, base, cond, opts, &mut rng, &mut hooks, None).await?;
+    let t3 = Instant::now();
+    let normalised = decode_stage(model, &ids, 1).await?;
+    let t4 = Instant::now();
+    let features = denormalize(&normalised, &model.mean, &model.std)?;
+    let frames = tokens * model.unit_length();
+    recover_from_ric(&features, frames, &crate::generate::feature_layout(model))?;
+    let t5 = Instant::now();
+    Ok([t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4].iter().map(|d| d.as_secs_f64()).collect())
+}

@@ -1,0 +1,503 @@
+//! Text → motion: the full MoMask sampling pipeline (spec §3.7, §4.5, §9.1).
+//!
+//! ```text
+//! text ─tokenize─▶ CLIP (once, up to EOT) ─▶ length (given, or length estimator)
+//!      ─▶ mask-predict over the base layer: S steps, cosine schedule, CFG (cond+uncond as one batch of 2B)
+//!      ─▶ residual layers 1..Q−1, one CFG pass each
+//!      ─▶ VQ decode ─▶ de-normalise ─▶ recover_from_ric ─▶ joints (frames, 22, 3)
+//! ```
+//!
+//! Networks run on the model's device; token bookkeeping and draws run on the host from
+//! read-back logits (one async read-back per step), so every backend samples from the same
+//! seeded RNG stream.
+
+use burn::tensor::{Bool, Int, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::model::MoMask;
+use crate::motion::layout::FeatureLayout;
+use crate::motion::recover::{denormalize, recover_from_ric};
+use crate::motion::JointPositions;
+use crate::nn::read_f32;
+use crate::sample::rng::Rng;
+use crate::sample::sampler::{draw, softmax_at, Draw};
+use crate::sample::schedule::{mask_probabilities, masked_count, top_k_count};
+use crate::Error;
+
+/// Requested motion length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Length {
+    /// Exact frame count (rounded down to a multiple of 4, as the reference).
+    Frames(usize),
+    /// Predicted by the length estimator.
+    Auto,
+}
+
+/// One prompt to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub text: String,
+    pub length: Length,
+}
+
+impl Request {
+    pub fn new(text: impl Into<String>, length: Length) -> Self {
+        Self { text: text.into(), length }
+    }
+}
+
+/// How the VQ decoder treats a batch of different lengths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchDecode {
+    /// Decode the whole padded batch at once, as the reference does: the padded tail (zero
+    /// codes) then nudges the last frames of shorter samples (spec §10 item 22).
+    #[default]
+    Padded,
+    /// Decode each sample at its own length: a batch gives the same motion as batch size 1.
+    PerSample,
+}
+
+/// Sampling settings. Defaults follow the paper's evaluation setting (10 steps, guidance 4/5,
+/// top-k 0.9, temperature 1, categorical draws).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GenerateOptions {
+    /// Mask-predict iterations.
+    pub steps: usize,
+    /// Classifier-free guidance scale of the masked transformer.
+    pub cond_scale: f32,
+    /// Classifier-free guidance scale of the residual transformer.
+    pub res_cond_scale: f32,
+    /// Sampling temperature of the masked transformer.
+    pub temperature: f32,
+    /// Temperature of the residual draws (the reference fixes it at 1).
+    pub res_temperature: f32,
+    /// Keep the top `ceil((1 − topk)·V)` logits before drawing.
+    pub topk: f64,
+    /// Draw for the base layer (the residual layers use Gumbel, or argmax when greedy).
+    pub draw: Draw,
+    /// Sample the length from the estimator's softmax (reference) rather than taking the argmax.
+    pub sample_length: bool,
+    pub seed: u64,
+    pub batch_decode: BatchDecode,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        Self {
+            steps: 10,
+            cond_scale: 4.0,
+            res_cond_scale: 5.0,
+            temperature: 1.0,
+            res_temperature: 1.0,
+            topk: 0.9,
+            draw: Draw::Categorical,
+            sample_length: true,
+            seed: 10107,
+            batch_decode: BatchDecode::Padded,
+        }
+    }
+}
+
+impl GenerateOptions {
+    /// Deterministic argmax decoding everywhere (lengths too): the mode parity tests use.
+    pub fn greedy() -> Self {
+        Self { draw: Draw::Greedy, sample_length: false, ..Self::default() }
+    }
+
+    pub fn is_greedy(&self) -> bool {
+        self.draw == Draw::Greedy
+    }
+
+    /// Checks every option; errors name the option and its valid range.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.steps == 0 || self.steps > 1000 {
+            return Err(Error::invalid("steps", format!("{} is outside 1..=1000", self.steps)));
+        }
+        for (name, v) in [("condScale", self.cond_scale), ("resCondScale", self.res_cond_scale)] {
+            if !v.is_finite() || !(0.0..=100.0).contains(&v) {
+                return Err(Error::invalid(name, format!("{v} is outside 0..=100")));
+            }
+        }
+        for (name, v) in [("temperature", self.temperature), ("resTemperature", self.res_temperature)] {
+            if !v.is_finite() || v <= 0.0 || v > 100.0 {
+                return Err(Error::invalid(name, format!("{v} must be > 0 and ≤ 100")));
+            }
+        }
+        if !self.topk.is_finite() || !(0.0..1.0).contains(&self.topk) {
+            return Err(Error::invalid("topk", format!("{} is outside [0, 1)", self.topk)));
+        }
+        Ok(())
+    }
+}
+
+/// What generation is doing, for progress bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "stage", rename_all = "lowercase")]
+pub enum Progress {
+    Text,
+    Length,
+    Mask { step: usize, steps: usize },
+    Residual { layer: usize, layers: usize },
+    Decode,
+    Done,
+}
+
+/// Progress reporting and cooperative cancellation, checked between steps.
+pub struct Hooks<'a> {
+    pub progress: &'a mut dyn FnMut(Progress),
+    pub cancelled: &'a dyn Fn() -> bool,
+}
+
+impl Hooks<'_> {
+    /// Runs `f` with hooks that report nothing and never cancel.
+    pub fn silent<R>(f: impl FnOnce(&mut Hooks<'_>) -> R) -> R {
+        let mut progress = |_: Progress| {};
+        let cancelled = || false;
+        f(&mut Hooks { progress: &mut progress, cancelled: &cancelled })
+    }
+
+    fn report(&mut self, p: Progress) -> Result<(), Error> {
+        (self.progress)(p);
+        if (self.cancelled)() { Err(Error::Cancelled) } else { Ok(()) }
+    }
+}
+
+/// Intermediate values of one generation, for parity tests and debugging.
+#[derive(Debug, Default, Clone)]
+pub struct Trace {
+    /// CLIP token rows (with SOT/EOT, unpadded).
+    pub clip_tokens: Vec<Vec<u32>>,
+    /// Text features `[B, clip_dim]`.
+    pub text_features: Vec<f32>,
+    /// Length-estimator logits `[B, classes]`, when lengths were estimated.
+    pub length_logits: Vec<f32>,
+    /// Per step: ids fed to the masked transformer `[B, N]` (mask id where masked, pad id at pads).
+    pub step_input_ids: Vec<Vec<i64>>,
+    /// Per step: guided logits `[B, N, V]`.
+    pub step_logits: Vec<Vec<f32>>,
+    /// Per step: masked counts per sample.
+    pub step_num_masked: Vec<Vec<usize>>,
+    /// Per step: ids after the step `[B, N]`.
+    pub step_ids: Vec<Vec<i64>>,
+    /// Per residual layer: summed code embeddings fed to the transformer `[B, N, C]`.
+    pub res_inputs: Vec<Vec<f32>>,
+    /// Per residual layer: guided logits `[B, N, V+1]`.
+    pub res_logits: Vec<Vec<f32>>,
+    /// Normalised decoder output `[B, 4N, dim]` (padded batch layout).
+    pub decoder_out: Vec<f32>,
+}
+
+/// One generated motion.
+#[derive(Debug, Clone)]
+pub struct Motion {
+    pub text: String,
+    /// Token count T (frames / 4).
+    pub tokens: usize,
+    /// Code ids `[T, Q]`, −1 = no code.
+    pub ids: Vec<i64>,
+    /// De-normalised features `[frames, dim]`.
+    pub features: Vec<f32>,
+    pub joints: JointPositions,
+    pub fps: f32,
+}
+
+impl Motion {
+    pub fn frames(&self) -> usize {
+        self.joints.frames
+    }
+}
+
+/// The model's feature layout.
+pub fn feature_layout(model: &MoMask) -> FeatureLayout {
+    FeatureLayout::for_joints(model.config.dataset.joints()).unwrap_or(crate::motion::layout::HUMANML3D)
+}
+
+/// Generates one motion per request.
+pub async fn generate(
+    model: &MoMask,
+    requests: &[Request],
+    opts: &GenerateOptions,
+    hooks: &mut Hooks<'_>,
+    mut trace: Option<&mut Trace>,
+) -> Result<Vec<Motion>, Error> {
+    opts.validate()?;
+    if requests.is_empty() {
+        return Err(Error::invalid("prompts", "no prompt given"));
+    }
+    let unit = model.unit_length();
+    let max_tokens = model.config.max_tokens();
+    for r in requests {
+        if let Length::Frames(f) = r.length {
+            let t = f / unit;
+            if t == 0 || t > max_tokens {
+                return Err(Error::invalid(
+                    "frames",
+                    format!("{f} frames is outside {unit}..={} (the model's longest motion)", max_tokens * unit),
+                ));
+            }
+        }
+    }
+    let texts: Vec<&str> = requests.iter().map(|r| r.text.as_str()).collect();
+    let tokens = model.tokenize(&texts)?;
+    hooks.report(Progress::Text)?;
+    let cond = model.encode_tokens(&tokens);
+    if let Some(t) = trace.as_deref_mut() {
+        t.clip_tokens = tokens.clone();
+        t.text_features = read_f32(cond.clone()).await?;
+    }
+    let mut rng = Rng::new(opts.seed);
+    let lengths = token_lengths(model, requests, cond.clone(), opts, &mut rng, trace.as_deref_mut()).await?;
+    hooks.report(Progress::Length)?;
+    let base = mask_predict(model, &lengths, cond.clone(), opts, &mut rng, hooks, trace.as_deref_mut()).await?;
+    let ids = residual_layers(model, &lengths, base, cond, opts, &mut rng, hooks, trace.as_deref_mut()).await?;
+    hooks.report(Progress::Decode)?;
+    let motions = decode(model, requests, &lengths, &ids, opts, trace).await?;
+    hooks.report(Progress::Done)?;
+    Ok(motions)
+}
+
+/// Token lengths: `frames / 4`, or the length estimator (sampled or argmax).
+pub async fn token_lengths(
+    model: &MoMask,
+    requests: &[Request],
+    cond: Tensor<2>,
+    opts: &GenerateOptions,
+    rng: &mut Rng,
+    trace: Option<&mut Trace>,
+) -> Result<Vec<usize>, Error> {
+    let unit = model.unit_length();
+    let mut lengths: Vec<usize> = requests.iter().map(|r| if let Length::Frames(f) = r.length { f / unit } else { 0 }).collect();
+    if requests.iter().all(|r| r.length != Length::Auto) {
+        return Ok(lengths);
+    }
+    let estimator = model.length_estimator.as_ref().ok_or_else(|| {
+        Error::Unsupported("this model has no length estimator; give the length in frames".into())
+    })?;
+    let logits = read_f32(estimator.forward(cond)).await?;
+    let classes = logits.len() / requests.len();
+    let max_tokens = model.config.max_tokens();
+    for (i, r) in requests.iter().enumerate() {
+        if r.length != Length::Auto {
+            continue;
+        }
+        let row = &logits[i * classes..(i + 1) * classes];
+        let mode = if opts.sample_length && !opts.is_greedy() { Draw::Categorical } else { Draw::Greedy };
+        // The reference allows 0 tokens (negligible probability); a motion needs at least one.
+        let t = draw(row, classes, 1.0, mode, rng);
+        lengths[i] = t.clamp(1, max_tokens);
+    }
+    if let Some(t) = trace {
+        t.length_logits = logits;
+    }
+    Ok(lengths)
+}
+
+/// Padding mask `[B, N]` (true = padded) for per-sample lengths.
+fn padding_mask(lengths: &[usize], n: usize, device: &burn::tensor::Device) -> Tensor<2, Bool> {
+    let values: Vec<bool> = lengths.iter().flat_map(|&len| (0..n).map(move |i| i >= len)).collect();
+    Tensor::<2, Bool>::from_data(TensorData::new(values, [lengths.len(), n]), device)
+}
+
+fn int_tensor(values: Vec<i64>, shape: [usize; 2], device: &burn::tensor::Device) -> Tensor<2, Int> {
+    Tensor::<2, Int>::from_data(TensorData::new(values, shape), device)
+}
+
+/// Conditional and unconditional inputs as one batch of 2B (zero text feature = unconditional).
+fn cfg_batch(cond: &Tensor<2>) -> Tensor<2> {
+    Tensor::cat(vec![cond.clone(), cond.zeros_like()], 0)
+}
+
+/// `uncond + s·(cond − uncond)` from a `[2B, …]` batch; returns `[B, …]`.
+fn guide(both: Tensor<3>, b: usize, scale: f32) -> Tensor<3> {
+    let c = both.clone().narrow(0, 0, b);
+    let u = both.narrow(0, b, b);
+    u.clone() + (c - u) * scale
+}
+
+/// Base-layer mask-predict decoding (`MaskTransformer.generate`). Returns `[B, N]` ids, N = max length.
+pub async fn mask_predict(
+    model: &MoMask,
+    lengths: &[usize],
+    cond: Tensor<2>,
+    opts: &GenerateOptions,
+    rng: &mut Rng,
+    hooks: &mut Hooks<'_>,
+    mut trace: Option<&mut Trace>,
+) -> Result<Vec<i64>, Error> {
+    let device = &model.device;
+    let b = lengths.len();
+    let n = lengths.iter().copied().max().unwrap_or(1);
+    let v = model.config.mask.num_tokens;
+    let (mask_id, pad_id) = (v as i64, v as i64 + 1);
+    let top_k = top_k_count(opts.topk, v);
+    let guided = opts.cond_scale != 1.0;
+    let pad = padding_mask(lengths, n, device);
+    let (cond_in, pad_in) = if guided { (cfg_batch(&cond), Tensor::cat(vec![pad.clone(), pad], 0)) } else { (cond, pad) };
+    let rows = if guided { 2 * b } else { b };
+
+    let mut ids: Vec<i64> = lengths.iter().flat_map(|&len| (0..n).map(move |i| if i < len { mask_id } else { pad_id })).collect();
+    let mut scores: Vec<f32> = lengths.iter().flat_map(|&len| (0..n).map(move |i| if i < len { 0.0 } else { 1e5 })).collect();
+    let probs = mask_probabilities(opts.steps);
+    for (step, &p) in probs.iter().enumerate() {
+        // Re-mask the lowest-confidence positions of each sample.
+        let mut is_masked = vec![false; b * n];
+        let mut counts = Vec::with_capacity(b);
+        for (s, &len) in lengths.iter().enumerate() {
+            let k = masked_count(p, len);
+            let row = &scores[s * n..(s + 1) * n];
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by(|&x, &y| row[x].total_cmp(&row[y]).then(x.cmp(&y)));
+            for &i in order.iter().take(k) {
+                is_masked[s * n + i] = true;
+                ids[s * n + i] = mask_id;
+            }
+            counts.push(k);
+        }
+        let input = if guided { [ids.clone(), ids.clone()].concat() } else { ids.clone() };
+        let logits = model.mask.forward(int_tensor(input, [rows, n], device), cond_in.clone(), pad_in.clone());
+        let logits = if guided { guide(logits, b, opts.cond_scale) } else { logits };
+        let logits = read_f32(logits).await?;
+        if let Some(t) = trace.as_deref_mut() {
+            t.step_input_ids.push(ids.clone());
+            t.step_logits.push(logits.clone());
+            t.step_num_masked.push(counts.clone());
+        }
+        for (i, masked) in is_masked.iter().enumerate() {
+            if *masked {
+                let row = &logits[i * v..(i + 1) * v];
+                let pred = draw(row, top_k, opts.temperature, opts.draw, rng);
+                ids[i] = pred as i64;
+                scores[i] = softmax_at(row, pred);
+            } else {
+                scores[i] = 1e5;
+            }
+        }
+        if let Some(t) = trace.as_deref_mut() {
+            t.step_ids.push(ids.clone());
+        }
+        hooks.report(Progress::Mask { step: step + 1, steps: opts.steps })?;
+    }
+    Ok(ids)
+}
+
+/// Residual layers 1..Q−1 (`ResidualTransformer.generate`). Returns `[B, N, Q]` ids with −1 for
+/// padding and for predicted pad classes.
+#[allow(clippy::too_many_arguments)]
+pub async fn residual_layers(
+    model: &MoMask,
+    lengths: &[usize],
+    base: Vec<i64>,
+    cond: Tensor<2>,
+    opts: &GenerateOptions,
+    rng: &mut Rng,
+    hooks: &mut Hooks<'_>,
+    mut trace: Option<&mut Trace>,
+) -> Result<Vec<i64>, Error> {
+    let device = &model.device;
+    let b = lengths.len();
+    let n = base.len() / b;
+    let q_total = model.config.res.num_quantizers;
+    let v1 = model.config.res.num_tokens + 1;
+    let pad_id = model.config.res.num_tokens as i64;
+    let top_k = top_k_count(opts.topk, v1);
+    let guided = opts.res_cond_scale != 1.0;
+    let valid = |i: usize| i % n < lengths[i / n];
+    let pad = padding_mask(lengths, n, device);
+    let (cond_in, pad_in) = if guided { (cfg_batch(&cond), Tensor::cat(vec![pad.clone(), pad], 0)) } else { (cond, pad) };
+    let mode = if opts.is_greedy() { Draw::Greedy } else { Draw::Gumbel };
+
+    let mut layer_ids: Vec<Vec<i64>> = vec![(0..b * n).map(|i| if valid(i) { base[i] } else { pad_id }).collect()];
+    let code_dim = model.config.res.code_dim;
+    let mut history = Tensor::<3>::zeros([b, n, code_dim], device);
+    for q in 1..q_total {
+        let prev = layer_ids[q - 1].clone();
+        history = model.res.embed_layer(history, q - 1, int_tensor(prev, [b, n], device));
+        if let Some(t) = trace.as_deref_mut() {
+            t.res_inputs.push(read_f32(history.clone()).await?);
+        }
+        let input = if guided { Tensor::cat(vec![history.clone(), history.clone()], 0) } else { history.clone() };
+        let logits = model.res.forward(input, q, cond_in.clone(), pad_in.clone());
+        let logits = if guided { guide(logits, b, opts.res_cond_scale) } else { logits };
+        let logits = read_f32(logits).await?;
+        let ids: Vec<i64> = (0..b * n)
+            .map(|i| if valid(i) { draw(&logits[i * v1..(i + 1) * v1], top_k, opts.res_temperature, mode, rng) as i64 } else { pad_id })
+            .collect();
+        if let Some(t) = trace.as_deref_mut() {
+            t.res_logits.push(logits);
+        }
+        layer_ids.push(ids);
+        hooks.report(Progress::Residual { layer: q, layers: q_total - 1 })?;
+    }
+    // [B, N, Q], pad class → −1 ("no code").
+    let mut out = vec![-1i64; b * n * q_total];
+    for (q, layer) in layer_ids.iter().enumerate() {
+        for (i, &id) in layer.iter().enumerate() {
+            out[i * q_total + q] = if id == pad_id || !valid(i) { -1 } else { id };
+        }
+    }
+    Ok(out)
+}
+
+/// VQ-decodes a padded batch of ids `[B, N, Q]` and reads back normalised features `[B, 4N, dim]`.
+pub async fn decode_stage(model: &MoMask, ids: &[i64], b: usize) -> Result<Vec<f32>, Error> {
+    let q = model.config.vq.num_quantizers;
+    let n = ids.len() / (b * q);
+    read_f32(model.vq.decode_ids(ids, b, n, q)).await
+}
+
+/// VQ decode, de-normalise, crop, recover joints.
+pub async fn decode(
+    model: &MoMask,
+    requests: &[Request],
+    lengths: &[usize],
+    ids: &[i64],
+    opts: &GenerateOptions,
+    trace: Option<&mut Trace>,
+) -> Result<Vec<Motion>, Error> {
+    let b = lengths.len();
+    let q = model.config.vq.num_quantizers;
+    let n = ids.len() / (b * q);
+    let unit = model.unit_length();
+    let dim = model.config.vq.dim_pose;
+    let layout = feature_layout(model);
+    // Normalised features per sample, each [len·unit, dim].
+    let mut per_sample: Vec<Vec<f32>> = Vec::with_capacity(b);
+    match opts.batch_decode {
+        BatchDecode::Padded => {
+            let out = decode_stage(model, ids, b).await?;
+            let frames_padded = n * unit;
+            for (s, &len) in lengths.iter().enumerate() {
+                let start = s * frames_padded * dim;
+                per_sample.push(out[start..start + len * unit * dim].to_vec());
+            }
+            if let Some(t) = trace {
+                t.decoder_out = out;
+            }
+        }
+        BatchDecode::PerSample => {
+            for (s, &len) in lengths.iter().enumerate() {
+                let own = &ids[s * n * q..(s * n + len) * q];
+                per_sample.push(read_f32(model.vq.decode_ids(own, 1, len, q)).await?);
+            }
+        }
+    }
+    let mut motions = Vec::with_capacity(b);
+    for (s, normalised) in per_sample.into_iter().enumerate() {
+        let len = lengths[s];
+        let frames = len * unit;
+        let features = denormalize(&normalised, &model.mean, &model.std)?;
+        let joints = recover_from_ric(&features, frames, &layout)?;
+        motions.push(Motion {
+            text: requests[s].text.clone(),
+            tokens: len,
+            ids: ids[s * n * q..(s * n + len) * q].to_vec(),
+            features,
+            joints,
+            fps: model.config.dataset.fps(),
+        });
+    }
+    Ok(motions)
+}

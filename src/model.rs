@@ -1,0 +1,113 @@
+//! [`MoMask`]: every network of a model set, its normalisation and its tokenizer, built through
+//! the one weight-loading path ([`crate::nn::weights`]) from a bundle or from random weights.
+
+use burn::tensor::{Device, Tensor};
+
+use crate::bundle::{Bundle, BundleHeader, CLIP_BPE_TENSOR};
+use crate::config::{ModelConfig, TextEncoderConfig};
+use crate::nn::clip::ClipTextEncoder;
+use crate::nn::length_estimator::LengthEstimator;
+use crate::nn::mask_transformer::MaskTransformer;
+use crate::nn::residual_transformer::ResidualTransformer;
+use crate::nn::vq::RvqVae;
+use crate::nn::weights::{LoadError, Loader, RandomWeights, WeightSource};
+use crate::text::ClipTokenizer;
+use crate::Error;
+
+/// A loaded MoMask model.
+#[derive(Debug)]
+pub struct MoMask {
+    pub config: ModelConfig,
+    /// The bundle header when loaded from a bundle.
+    pub header: Option<BundleHeader>,
+    pub text_encoder: ClipTextEncoder,
+    /// `None` for random-weight models built without a vocabulary (benchmarks).
+    pub tokenizer: Option<ClipTokenizer>,
+    pub vq: RvqVae,
+    pub mask: MaskTransformer,
+    pub res: ResidualTransformer,
+    pub length_estimator: Option<LengthEstimator>,
+    /// VQ normalisation (`meta/mean.npy`, `meta/std.npy`).
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+    pub device: Device,
+}
+
+impl MoMask {
+    /// Builds every network from `source`, whose keys are `vq.*`, `mask.*`, `res.*`, `len.*`,
+    /// `clip.*`, `norm.mean`, `norm.std`.
+    pub fn from_source(
+        config: ModelConfig,
+        source: &mut dyn WeightSource,
+        tokenizer: Option<ClipTokenizer>,
+        device: &Device,
+    ) -> Result<Self, LoadError> {
+        let mut l = Loader::new(source, device);
+        let text_encoder = match &config.text {
+            TextEncoderConfig::Clip(c) => ClipTextEncoder::load(&mut l.sub("clip"), c)?,
+        };
+        let vq = RvqVae::load(&mut l.sub("vq"), &config.vq)?;
+        let mask = MaskTransformer::load(&mut l.sub("mask"), &config.mask)?;
+        let res = ResidualTransformer::load(&mut l.sub("res"), &config.res)?;
+        let length_estimator = match &config.length_estimator {
+            Some(c) => Some(LengthEstimator::load(&mut l.sub("len"), c)?),
+            None => None,
+        };
+        let dim = config.vq.dim_pose;
+        let mean = l.values("norm.mean", &[dim])?;
+        let std = l.values("norm.std", &[dim])?;
+        if let Some(index) = std.iter().position(|s| *s <= 0.0) {
+            return Err(LoadError::Bad { name: "norm.std".into(), message: format!("element {index} is not positive") });
+        }
+        Ok(Self {
+            config,
+            header: None,
+            text_encoder,
+            tokenizer,
+            vq,
+            mask,
+            res,
+            length_estimator,
+            mean,
+            std,
+            device: device.clone(),
+        })
+    }
+
+    /// Loads a verified bundle (see [`crate::bundle`]); refuses bundles with unused tensors.
+    pub fn from_bundle_bytes(bytes: &[u8], device: &Device) -> Result<Self, Error> {
+        let bundle = Bundle::from_bytes(bytes)?;
+        let header = bundle.header.clone();
+        let tokenizer = ClipTokenizer::from_bpe_gz(bundle.bytes(CLIP_BPE_TENSOR)?)?;
+        let mut weights = bundle.weights("");
+        weights.mark_used(CLIP_BPE_TENSOR);
+        let mut model = Self::from_source(header.config.clone(), &mut weights, Some(tokenizer), device)?;
+        weights.finish()?;
+        model.header = Some(header);
+        Ok(model)
+    }
+
+    /// Official-size (or any) networks with seeded random weights, no files needed.
+    pub fn random(config: ModelConfig, seed: u64, device: &Device) -> Result<Self, LoadError> {
+        Self::from_source(config, &mut RandomWeights::new(seed), None, device)
+    }
+
+    /// Text features `[B, clip_dim]` for already tokenized prompts (each row ends with EOT).
+    pub fn encode_tokens(&self, tokens: &[Vec<u32>]) -> Tensor<2> {
+        self.text_encoder.forward(tokens)
+    }
+
+    /// Tokenizes prompts with the model's tokenizer.
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, Error> {
+        let tok = self
+            .tokenizer
+            .as_ref()
+            .ok_or_else(|| Error::Unsupported("this model was built without a tokenizer".into()))?;
+        Ok(texts.iter().map(|t| tok.tokenize_unpadded(t)).collect())
+    }
+
+    /// Frames per token (4).
+    pub fn unit_length(&self) -> usize {
+        self.config.vq.unit_length()
+    }
+}

@@ -1,0 +1,429 @@
+//! Browser bindings (wasm-bindgen), built into the npm package by `scripts/build-web.sh`.
+//!
+//! The package's JavaScript (`pkg-config/`: the `MoMask` class and its Web Worker) is the public
+//! API; these bindings are what the worker calls:
+//!
+//! * [`Model::load`]: bytes + `{ backend: "auto" | "webgpu" | "cpu" }` → a model on WebGPU
+//!   (burn-wgpu, async init and async read-backs only) or on the CPU (burn-flex), with the
+//!   reason for any fallback in [`Model::info`].
+//! * [`Model::generate`]: prompts + options (serde-wasm-bindgen; wrong types and ranges are
+//!   rejected with messages naming the option) → plain JS objects with `Float32Array` joints.
+//! * [`joints_to_bvh`], [`read_header`], [`version`].
+//!
+//! Panics never become silent `unreachable` traps: the panic hook logs the message
+//! (console_error_panic_hook) and hands it to `globalThis.__momaskOnPanic`, so the worker can
+//! reject the pending promise with it. Inputs are validated before any computation starts.
+
+#![cfg(target_family = "wasm")]
+
+pub mod gpu;
+pub mod options;
+
+use std::rc::Rc;
+
+use js_sys::{Array, Float32Array, Function, Int32Array, Object, Promise, Reflect};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::bundle::{self, BundleHeader};
+use crate::config::ModelConfig;
+use crate::generate::{Hooks, Motion, Progress};
+use crate::motion::JointPositions;
+use crate::motion::bvh::{BvhOptions, joints_to_bvh as bvh_from_joints};
+use crate::{Error, MoMask};
+
+use gpu::AdapterDesc;
+use options::{BackendChoice, JsGenerateOptions, LoadOptions};
+
+/// Installs the panic hook: console output plus `globalThis.__momaskOnPanic(message)`.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let message = info.to_string();
+        let global = js_sys::global();
+        if let Ok(f) = Reflect::get(&global, &"__momaskOnPanic".into())
+            .and_then(|f| f.dyn_into::<Function>().map_err(JsValue::from))
+        {
+            let _ = f.call1(&JsValue::NULL, &JsValue::from_str(&message));
+        }
+    }));
+}
+
+/// The crate version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").into()
+}
+
+/// A JS `Error` with a `name` (`TypeError`, `RangeError`, `AbortError`, `MoMaskGpuError`, …).
+fn js_error(name: &str, message: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    e.set_name(name);
+    e.into()
+}
+
+fn core_error(e: &Error) -> JsValue {
+    let name = match e {
+        Error::InvalidArgument { .. } => "RangeError",
+        Error::Cancelled => "AbortError",
+        Error::Backend(_) => "MoMaskBackendError",
+        _ => "MoMaskError",
+    };
+    js_error(name, &e.to_string())
+}
+
+fn type_error(e: JsError) -> JsValue {
+    let v: JsValue = e.into();
+    if let Some(err) = v.dyn_ref::<js_sys::Error>() {
+        err.set_name("TypeError");
+    }
+    v
+}
+
+fn now_ms() -> f64 {
+    Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| {
+            Reflect::get(&p, &"now".into())
+                .ok()
+                .and_then(|f| f.dyn_into::<Function>().ok())
+                .map(|f| (p, f))
+        })
+        .and_then(|(p, f)| f.call0(&p).ok())
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0)
+}
+
+/// Sizes of the loaded model.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sizes {
+    /// Bundle file size.
+    pub bytes: usize,
+    /// Weights (float elements of all tensors).
+    pub parameters: usize,
+    pub tensors: usize,
+    pub max_frames: usize,
+    pub joints: usize,
+    pub num_quantizers: usize,
+    pub codebook_size: usize,
+}
+
+/// `model.info`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Info {
+    /// `"webgpu"` or `"cpu"`: what the model actually runs on.
+    pub backend: &'static str,
+    /// What was asked for.
+    pub requested_backend: &'static str,
+    /// The WebGPU adapter, when one was found (also when it was not used).
+    pub adapter: Option<AdapterDesc>,
+    pub adapter_name: Option<String>,
+    /// Why the model is not on WebGPU although `auto`/`webgpu` was asked for.
+    pub fallback_reason: Option<String>,
+    pub text_encoder: String,
+    pub format: String,
+    pub version: String,
+    pub quantization: String,
+    pub content_hash: String,
+    pub dataset: String,
+    pub fps: f32,
+    pub has_length_estimator: bool,
+    pub sizes: Sizes,
+    pub config: ModelConfig,
+    /// Milliseconds spent in device set-up plus parsing, verifying and uploading the weights.
+    pub load_ms: f64,
+}
+
+fn sizes(bytes: &[u8], model: &MoMask) -> Sizes {
+    let (mut parameters, mut tensors) = (0, 0);
+    if let Ok((_, meta)) = safetensors::SafeTensors::read_metadata(bytes) {
+        for (_, t) in meta.tensors() {
+            tensors += 1;
+            if !matches!(t.dtype, safetensors::Dtype::U8) {
+                parameters += t.shape.iter().product::<usize>();
+            }
+        }
+    }
+    let c = &model.config;
+    Sizes {
+        bytes: bytes.len(),
+        parameters,
+        tensors,
+        max_frames: c.max_tokens() * model.unit_length(),
+        joints: c.dataset.joints(),
+        num_quantizers: c.vq.num_quantizers,
+        codebook_size: c.mask.num_tokens,
+    }
+}
+
+/// Reads the bundle header only (cheap): `{ format, version, config, textEncoder, … }`.
+#[wasm_bindgen(js_name = readHeader)]
+pub fn read_header(bytes: &[u8]) -> Result<JsValue, JsValue> {
+    let header = bundle::read_header(bytes).map_err(|e| js_error("MoMaskError", &e.to_string()))?;
+    to_js(&header)
+}
+
+fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| js_error("MoMaskError", &e.to_string()))
+}
+
+/// A model loaded into this wasm instance.
+#[wasm_bindgen]
+pub struct Model {
+    inner: Rc<MoMask>,
+    info: Info,
+}
+
+/// The device to use: `(device, on_gpu, adapter, fallback reason)`.
+async fn select_device(
+    choice: BackendChoice,
+) -> (burn::tensor::Device, bool, Option<AdapterDesc>, Option<String>) {
+    let cpu = burn::tensor::Device::flex;
+    if choice == BackendChoice::Cpu {
+        return (cpu(), false, None, None);
+    }
+    let adapter = match gpu::probe().await {
+        Ok(a) => a,
+        Err(reason) => return (cpu(), false, None, Some(reason)),
+    };
+    if adapter.is_fallback_adapter && choice == BackendChoice::Auto {
+        let reason = format!(
+            "the only WebGPU adapter is a software fallback ({}), slower than the CPU backend; pass backend: \"webgpu\" to use it anyway",
+            adapter.name()
+        );
+        return (cpu(), false, Some(adapter), Some(reason));
+    }
+    match gpu::open_device().await {
+        Ok(device) => (device, true, Some(adapter), None),
+        Err(reason) => (cpu(), false, Some(adapter), Some(reason)),
+    }
+}
+
+#[wasm_bindgen]
+impl Model {
+    /// Loads a bundle. `options`: `{ backend?: "auto" | "webgpu" | "cpu", selfTest?: boolean }`.
+    /// Rejects with the loader's message for anything that is not a valid, intact bundle.
+    pub async fn load(bytes: Vec<u8>, options: JsValue) -> Result<Model, JsValue> {
+        let started = now_ms();
+        let opts: LoadOptions = options::parse(&options, "load options").map_err(type_error)?;
+        // Cheap checks first: a wrong file is refused before any device is opened.
+        let header: BundleHeader =
+            bundle::read_header(&bytes).map_err(|e| js_error("MoMaskError", &e.to_string()))?;
+        let (mut device, mut on_gpu, adapter, mut fallback_reason) = select_device(opts.backend).await;
+        if on_gpu
+            && opts.self_test.unwrap_or(true)
+            && let Err(e) = gpu::self_test(&device).await
+        {
+            fallback_reason = Some(format!("the WebGPU self-test failed ({e}); using the CPU"));
+            (device, on_gpu) = (burn::tensor::Device::flex(), false);
+        }
+        let model = match MoMask::from_bundle_bytes(&bytes, &device) {
+            Ok(m) => m,
+            Err(Error::Backend(e)) if on_gpu => {
+                fallback_reason = Some(format!(
+                    "loading the weights onto WebGPU failed ({e}); using the CPU"
+                ));
+                (device, on_gpu) = (burn::tensor::Device::flex(), false);
+                MoMask::from_bundle_bytes(&bytes, &device).map_err(|e| core_error(&e))?
+            }
+            Err(e) => return Err(core_error(&e)),
+        };
+        if on_gpu {
+            gpu::reinstall_error_handler();
+        }
+        let info = Info {
+            backend: if on_gpu { "webgpu" } else { "cpu" },
+            requested_backend: opts.backend.as_str(),
+            adapter_name: if on_gpu {
+                gpu::wgpu_adapter_name()
+                    .filter(|n| !n.is_empty())
+                    .or(adapter.as_ref().map(|a| a.name()))
+            } else {
+                adapter.as_ref().map(|a| a.name())
+            },
+            adapter,
+            fallback_reason: if opts.backend == BackendChoice::Cpu {
+                None
+            } else {
+                fallback_reason
+            },
+            text_encoder: header.text_encoder.clone(),
+            format: header.format.clone(),
+            version: header.version.clone(),
+            quantization: header.quantization.clone(),
+            content_hash: header.content_hash.clone(),
+            dataset: format!("{:?}", model.config.dataset).to_ascii_lowercase(),
+            fps: model.config.dataset.fps(),
+            has_length_estimator: model.length_estimator.is_some(),
+            sizes: sizes(&bytes, &model),
+            config: model.config.clone(),
+            load_ms: now_ms() - started,
+        };
+        Ok(Model {
+            inner: Rc::new(model),
+            info,
+        })
+    }
+
+    /// Everything about the loaded model (see [`Info`]) as a plain object.
+    #[wasm_bindgen(getter)]
+    pub fn info(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.info)
+    }
+
+    /// Generates motions. `texts`: a string or an array of strings; `options`: see
+    /// [`JsGenerateOptions`]. `onProgress(event)` receives `{ stage, step?, steps?, layer?,
+    /// layers?, t }`; `isCancelled()` is polled between steps. Options are checked before the
+    /// returned promise exists (a wrong option throws synchronously).
+    pub fn generate(
+        &self,
+        texts: JsValue,
+        options: JsValue,
+        on_progress: Option<Function>,
+        is_cancelled: Option<Function>,
+    ) -> Result<Promise, JsValue> {
+        let texts = parse_texts(&texts)?;
+        let opts: JsGenerateOptions = options::parse(&options, "generate options").map_err(type_error)?;
+        let core_opts = opts.to_core().map_err(|e| core_error(&e))?;
+        let requests = opts.requests(&texts).map_err(|e| core_error(&e))?;
+        // The same check as the core (which would reject later, inside the promise).
+        let unit = self.inner.unit_length();
+        let max_tokens = self.inner.config.max_tokens();
+        for r in &requests {
+            if let crate::Length::Frames(f) = r.length
+                && (f / unit == 0 || f / unit > max_tokens)
+            {
+                let max_frames = max_tokens * unit;
+                return Err(js_error(
+                    "RangeError",
+                    &format!(
+                        "invalid frames: {f} is outside {unit}..={max_frames} (the model's longest motion)"
+                    ),
+                ));
+            }
+        }
+        if requests.iter().any(|r| r.length == crate::Length::Auto) && self.inner.length_estimator.is_none() {
+            return Err(js_error(
+                "MoMaskError",
+                "this model has no length estimator; give frames as a number",
+            ));
+        }
+        let model = self.inner.clone();
+        let on_gpu = self.info.backend == "webgpu";
+        Ok(future_to_promise(async move {
+            if on_gpu {
+                gpu::take_errors();
+            }
+            let mut progress = |p: Progress| {
+                if let Some(f) = &on_progress
+                    && let Ok(v) = to_js(&p)
+                {
+                    let _ = Reflect::set(&v, &"t".into(), &JsValue::from_f64(now_ms()));
+                    let _ = f.call1(&JsValue::NULL, &v);
+                }
+            };
+            let cancelled = || match &is_cancelled {
+                Some(f) => f.call0(&JsValue::NULL).map(|v| v.is_truthy()).unwrap_or(false),
+                None => false,
+            };
+            let mut hooks = Hooks {
+                progress: &mut progress,
+                cancelled: &cancelled,
+            };
+            let result = crate::generate(&model, &requests, &core_opts, &mut hooks, None).await;
+            if on_gpu {
+                let errors = gpu::take_errors();
+                if !errors.is_empty() && !matches!(result, Err(Error::Cancelled)) {
+                    return Err(js_error(
+                        "MoMaskBackendError",
+                        &format!("backend error: WebGPU reported: {}", errors.join("; ")),
+                    ));
+                }
+            }
+            let motions = result.map_err(|e| core_error(&e))?;
+            let out = Array::new();
+            for m in &motions {
+                out.push(&motion_to_js(m)?);
+            }
+            Ok(out.into())
+        }))
+    }
+
+    /// Test hook: destroys the WebGPU device, as a driver reset would. Returns whether there was one.
+    #[wasm_bindgen(js_name = destroyDeviceForTesting)]
+    pub fn destroy_device_for_testing(&self) -> bool {
+        self.info.backend == "webgpu" && gpu::destroy_device()
+    }
+}
+
+/// Forgets this instance's WebGPU device after a failure, so a later load opens none.
+#[wasm_bindgen(js_name = forgetGpu)]
+pub fn forget_gpu() {
+    gpu::forget_device();
+}
+
+fn parse_texts(v: &JsValue) -> Result<Vec<String>, JsValue> {
+    if let Some(s) = v.as_string() {
+        return Ok(vec![s]);
+    }
+    if Array::is_array(v) {
+        let a: &Array = v.unchecked_ref();
+        let mut out = Vec::with_capacity(a.length() as usize);
+        for (i, item) in a.iter().enumerate() {
+            out.push(
+                item.as_string()
+                    .ok_or_else(|| js_error("TypeError", &format!("text[{i}] is not a string")))?,
+            );
+        }
+        return Ok(out);
+    }
+    Err(js_error(
+        "TypeError",
+        "text must be a string or an array of strings",
+    ))
+}
+
+fn set(obj: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+/// A motion as a plain (structured-cloneable) object.
+fn motion_to_js(m: &Motion) -> Result<JsValue, JsValue> {
+    let o = Object::new();
+    set(&o, "text", &m.text.as_str().into());
+    set(&o, "frames", &(m.joints.frames as u32).into());
+    set(&o, "jointCount", &(m.joints.joints as u32).into());
+    set(&o, "fps", &m.fps.into());
+    set(&o, "tokens", &(m.tokens as u32).into());
+    set(&o, "joints", &Float32Array::from(m.joints.data.as_slice()).into());
+    set(&o, "features", &Float32Array::from(m.features.as_slice()).into());
+    let ids: Vec<i32> = m.ids.iter().map(|&i| i as i32).collect();
+    set(&o, "ids", &Int32Array::from(ids.as_slice()).into());
+    set(&o, "json", &m.joints.to_json().into());
+    Ok(o.into())
+}
+
+/// BVH text for joint positions (`frames × joints × 3`), with optional foot IK (default on,
+/// as the CLI).
+#[wasm_bindgen(js_name = jointsToBvh)]
+pub fn joints_to_bvh(
+    joints: Vec<f32>,
+    frames: usize,
+    joint_count: usize,
+    foot_ik: Option<bool>,
+) -> Result<String, JsValue> {
+    let positions = JointPositions::new(frames, joint_count, joints)
+        .map_err(|e| js_error("RangeError", &e.to_string()))?;
+    let opts = BvhOptions {
+        foot_ik: foot_ik.unwrap_or(true),
+        ..Default::default()
+    };
+    bvh_from_joints(&positions, &opts)
+        .map(|b| b.to_string())
+        .map_err(|e| js_error("MoMaskError", &e.to_string()))
+}

@@ -1,0 +1,512 @@
+// Browser tests for the momask package: headless Debian Chromium driven by playwright-core,
+// WebGPU through SwiftShader (--enable-unsafe-webgpu). Every test has a time limit; a hang is a
+// failure, never a stuck run. Ends with `N passed, M failed` (exit status 1 on failures).
+//
+//   node tests-web/run.mjs --dist www/dist --fixtures target/web-test [--filter a,b] [--chromium path]
+//
+// Fixtures (written by scripts/test-web.sh): small.safetensors (the small test model) and native
+// reference joints from `momask generate --greedy --out ref_*.json`.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]?.startsWith('--') ? true : (all[i + 1] ?? true)]] : acc), []),
+);
+const dist = path.resolve(args.dist || 'www/dist');
+const fixtures = path.resolve(args.fixtures || 'target/web-test');
+const filter = (args.filter || process.env.MOMASK_WEB_TESTS || '').split(',').filter(Boolean);
+const executablePath = args.chromium || process.env.CHROMIUM || '/usr/bin/chromium';
+const TOL = 1e-4;
+
+const CHROMIUM_ARGS = ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--headless=new'];
+
+function readRef(name) {
+  const doc = JSON.parse(fs.readFileSync(path.join(fixtures, name), 'utf8'));
+  return { frames: doc.frames ?? doc.positions.length, joints: doc.positions.flat(2), doc };
+}
+
+function maxAbsDiff(a, b) {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s: ${what}`)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+const requests = new Map();
+const countRequests = (pathname) => requests.get(pathname) || 0;
+
+// ---- servers and browser -------------------------------------------------------------------
+
+const plain = await serve({ root: dist, mounts: { '/fixtures': fixtures }, onRequest: (p) => requests.set(p, (requests.get(p) || 0) + 1) });
+const isolated = await serve({ root: dist, mounts: { '/fixtures': fixtures }, coi: true });
+const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, headless: true, timeout: 60_000 });
+
+const BUNDLE = '/fixtures/small.safetensors';
+const WALK = { text: 'a person walks forward', ref: readRef('ref_walk_40.json'), frames: 40 };
+const JUMP = { text: 'someone jumps up and down twice', ref: readRef('ref_jump_auto.json'), frames: 'auto' };
+
+/** A fresh browser context (own Cache Storage) with the test page open. */
+async function open(t, { server = plain, page: pageName = 'test.html', initScript, query = '' } = {}) {
+  const context = await browser.newContext();
+  t.cleanup.push(() => context.close());
+  const page = await context.newPage();
+  page.on('console', (m) => t.log.push(`[console.${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => t.log.push(`[pageerror] ${e.message}`));
+  page.on('worker', (w) => w.on('console', (m) => t.log.push(`[worker.${m.type()}] ${m.text()}`)));
+  if (initScript) await page.addInitScript(initScript);
+  await page.goto(`${server.url}/${pageName}${query}`);
+  if (pageName === 'test.html') await page.waitForFunction(() => window.momaskReady === true, null, { timeout: 20_000 });
+  return { context, page };
+}
+
+/** Loads the small model in the page as `window.model`; returns its info. */
+function loadModel(page, options = {}, source = BUNDLE) {
+  return page.evaluate(
+    async ({ source, options }) => {
+      window.model = await MoMask.load(source, options);
+      return window.model.info;
+    },
+    { source, options },
+  );
+}
+
+/** Runs a generation in the page; returns joints as a plain array and metadata. */
+function generate(page, text, options) {
+  return page.evaluate(
+    async ({ text, options }) => {
+      const m = await window.model.generate(text, options);
+      return { frames: m.frames, fps: m.fps, jointCount: m.jointCount, tokens: m.tokens, joints: Array.from(m.joints), backend: window.model.backend, info: window.model.info };
+    },
+    { text, options },
+  );
+}
+
+/** Runs `fn` in the page and returns `{ name, message }` of the error it rejects with (or null). */
+function rejection(page, fn, arg) {
+  return page.evaluate(
+    async ({ body, arg }) => {
+      try {
+        await new Function('arg', `return (async () => { ${body} })()`)(arg);
+        return null;
+      } catch (e) {
+        return { name: e.name, message: e.message };
+      }
+    },
+    { body: fn, arg },
+  );
+}
+
+function expectParity(result, ref, label) {
+  assert(result.frames === ref.frames, `${label}: ${result.frames} frames, the native reference has ${ref.frames}`);
+  assert(result.jointCount === 22 && result.fps === 20, `${label}: jointCount ${result.jointCount}, fps ${result.fps}`);
+  const d = maxAbsDiff(result.joints, ref.joints);
+  assert(d <= TOL, `${label}: joints differ from the native reference by ${d} (> ${TOL})`);
+  return d;
+}
+
+// ---- tests ---------------------------------------------------------------------------------
+
+const tests = [];
+const test = (name, timeoutMs, fn) => tests.push({ name, timeoutMs, fn });
+const notes = [];
+
+test('cpu (wasm) joints equal native, fixed length', 120_000, async (t) => {
+  const { page } = await open(t);
+  const info = await loadModel(page, { backend: 'cpu' });
+  assert(info.backend === 'cpu' && info.requestedBackend === 'cpu' && info.fallbackReason === null, `info: ${JSON.stringify(info.backend)} ${info.fallbackReason}`);
+  assert(info.worker === true, 'the model should run in a worker by default');
+  assert(info.textEncoder === 'clip' && info.sizes.joints === 22 && info.sizes.parameters > 0 && info.sizes.bytes > 0, `info fields: ${JSON.stringify(info.sizes)}`);
+  const r = await generate(page, WALK.text, { frames: 40, greedy: true });
+  const d = expectParity(r, WALK.ref, 'cpu');
+  notes.push(`cpu vs native max |Δ| = ${d.toExponential(2)} (walk, 40 frames)`);
+  const doc = await page.evaluate(async () => {
+    const m = await window.model.generate('a person walks forward', { frames: 40, greedy: true });
+    return { json: m.toJSON(), text: m.toJSONString(), stringify: JSON.parse(JSON.stringify(m)), duration: m.duration, joint: m.joint(3, 5), raw: [m.joints[(3 * 22 + 5) * 3], m.joints[(3 * 22 + 5) * 3 + 1], m.joints[(3 * 22 + 5) * 3 + 2]] };
+  });
+  assert(doc.json.frames === 40 && doc.json.positions.length === 40 && doc.json.joint_names.length === 22 && doc.json.parents[0] === -1, 'toJSON document');
+  assert(JSON.stringify(doc.stringify) === JSON.stringify(doc.json), 'JSON.stringify(motion) should give the joints document');
+  assert(Object.keys(doc.json).join() === Object.keys(WALK.ref.doc).join(), `toJSON keys ${Object.keys(doc.json)} vs CLI ${Object.keys(WALK.ref.doc)}`);
+  assert(doc.duration === 2 && doc.joint.join() === doc.raw.join(), 'duration / joint()');
+});
+
+test('cpu (wasm) joints equal native, estimated length', 120_000, async (t) => {
+  const { page } = await open(t);
+  await loadModel(page, { backend: 'cpu' });
+  const r = await generate(page, JUMP.text, { frames: 'auto', greedy: true });
+  const d = expectParity(r, JUMP.ref, 'cpu auto');
+  notes.push(`cpu vs native max |Δ| = ${d.toExponential(2)} (jump, auto length ${r.frames})`);
+});
+
+test('webgpu (SwiftShader) joints equal native', 300_000, async (t) => {
+  const { page } = await open(t);
+  const info = await loadModel(page, { backend: 'webgpu' });
+  assert(info.backend === 'webgpu', `expected webgpu, got ${info.backend} (${info.fallbackReason})`);
+  assert(info.adapter && typeof info.adapter.isFallbackAdapter === 'boolean', 'adapter info');
+  notes.push(`WebGPU adapter: ${info.adapterName} (fallback adapter: ${info.adapter.isFallbackAdapter})`);
+  const r = await generate(page, WALK.text, { frames: 40, greedy: true });
+  const d = expectParity(r, WALK.ref, 'webgpu');
+  const r2 = await generate(page, JUMP.text, { frames: 'auto', greedy: true });
+  const d2 = expectParity(r2, JUMP.ref, 'webgpu auto');
+  notes.push(`webgpu vs native max |Δ| = ${d.toExponential(2)} (walk), ${d2.toExponential(2)} (jump, auto)`);
+  assert(r2.backend === 'webgpu', 'still on webgpu');
+});
+
+test('auto on a software adapter falls back to cpu with a reason', 120_000, async (t) => {
+  const { page } = await open(t);
+  const info = await loadModel(page, { backend: 'auto' });
+  if (info.adapter && !info.adapter.isFallbackAdapter) {
+    assert(info.backend === 'webgpu', 'a hardware adapter should be used');
+    return;
+  }
+  assert(info.backend === 'cpu', `expected cpu, got ${info.backend}`);
+  assert(/software fallback/.test(info.fallbackReason || ''), `reason: ${info.fallbackReason}`);
+  assert(info.requestedBackend === 'auto', 'requestedBackend');
+  const r = await generate(page, WALK.text, { frames: 40, greedy: true });
+  expectParity(r, WALK.ref, 'auto→cpu');
+});
+
+const HIDE_GPU = () => {
+  for (const proto of [globalThis.Navigator?.prototype, globalThis.WorkerNavigator?.prototype]) if (proto) delete proto.gpu;
+};
+
+test('no navigator.gpu (page thread) falls back to cpu with a reason', 120_000, async (t) => {
+  const { page } = await open(t, { initScript: HIDE_GPU });
+  assert((await page.evaluate(() => 'gpu' in navigator)) === false, 'navigator.gpu should be hidden');
+  for (const backend of ['auto', 'webgpu']) {
+    const info = await loadModel(page, { backend, worker: false });
+    assert(info.backend === 'cpu' && info.worker === false, `${backend}: backend ${info.backend}, worker ${info.worker}`);
+    assert(/navigator\.gpu is missing/.test(info.fallbackReason || ''), `${backend}: reason ${info.fallbackReason}`);
+    const r = await generate(page, WALK.text, { frames: 40, greedy: true });
+    expectParity(r, WALK.ref, `no-gpu ${backend}`);
+    await page.evaluate(() => window.model.dispose());
+  }
+});
+
+test('WebGPU device lost mid-generation: falls back to cpu and finishes', 300_000, async (t) => {
+  const { page } = await open(t);
+  const info = await loadModel(page, { backend: 'webgpu' });
+  assert(info.backend === 'webgpu', `expected webgpu, got ${info.backend}`);
+  const out = await page.evaluate(async () => {
+    const events = [];
+    const m = await window.model.generate('a person walks forward', { frames: 40, greedy: true, _loseDeviceAtStep: 2, onProgress: (e) => events.push(e) });
+    return { joints: Array.from(m.joints), frames: m.frames, fps: m.fps, jointCount: m.jointCount, info: window.model.info, events };
+  });
+  assert(out.info.backend === 'cpu', `after the loss the model should be on the cpu, is on ${out.info.backend}`);
+  assert(/WebGPU failed during generation/.test(out.info.fallbackReason || ''), `reason: ${out.info.fallbackReason}`);
+  assert(out.events.some((e) => e.stage === 'fallback'), 'a fallback progress event');
+  expectParity(out, WALK.ref, 'after device loss');
+  notes.push(`device loss → ${out.info.fallbackReason}`);
+  const again = await generate(page, WALK.text, { frames: 40, greedy: true });
+  expectParity(again, WALK.ref, 'next generation after device loss');
+});
+
+test('wrong option types and ranges reject with clear messages', 120_000, async (t) => {
+  const { page } = await open(t);
+  await loadModel(page, { backend: 'cpu' });
+  const cases = [
+    [{ steps: 'ten' }, 'TypeError', /steps.*invalid type/],
+    [{ frames: 3.5 }, 'TypeError', /frames/],
+    [{ frames: 'long' }, 'TypeError', /frames.*"long"/],
+    [{ frames: 1000 }, 'RangeError', /frames.*1000/],
+    [{ frames: 0 }, 'RangeError', /frames/],
+    [{ topk: 2 }, 'RangeError', /topk/],
+    [{ temperature: -1 }, 'RangeError', /temperature/],
+    [{ condScale: 'x' }, 'TypeError', /condScale/],
+    [{ steps: 0 }, 'RangeError', /steps/],
+    [{ sede: 1 }, 'TypeError', /unknown field `sede`/],
+    [{ repeat: 0 }, 'RangeError', /repeat/],
+    [{ greedy: 'yes' }, 'TypeError', /greedy/],
+    [{ seed: -1 }, 'TypeError', /seed/],
+    [{ onProgress: 5 }, 'TypeError', /onProgress/],
+    ['fast', 'TypeError', /generate options/],
+  ];
+  for (const [options, name, re] of cases) {
+    const e = await withTimeout(rejection(page, 'await window.model.generate("a person walks", arg)', options), 20_000, JSON.stringify(options));
+    assert(e, `${JSON.stringify(options)} should reject`);
+    assert(e.name === name && re.test(e.message), `${JSON.stringify(options)}: got ${e.name}: ${e.message}`);
+  }
+  for (const [body, re] of [
+    ['await window.model.generate(42)', /text must be a string/],
+    ['await window.model.generate("")', /empty/],
+    ['await window.model.generate(["a", 3])', /text must be/],
+  ]) {
+    const e = await withTimeout(rejection(page, body), 20_000, body);
+    assert(e && re.test(e.message), `${body}: ${JSON.stringify(e)}`);
+  }
+  const load = [
+    ['await MoMask.load("/fixtures/small.safetensors", { backend: "gpu" })', /backend must be one of/],
+    ['await MoMask.load("/fixtures/small.safetensors", { bakend: "cpu" })', /unknown option 'bakend'/],
+    ['await MoMask.load(42)', /source must be/],
+  ];
+  for (const [body, re] of load) {
+    const e = await withTimeout(rejection(page, body), 20_000, body);
+    assert(e && e.name === 'TypeError' && re.test(e.message), `${body}: ${JSON.stringify(e)}`);
+  }
+  // Still usable after all that.
+  const r = await generate(page, WALK.text, { frames: 40, greedy: true });
+  expectParity(r, WALK.ref, 'after bad options');
+});
+
+test('non-bundle, truncated and missing files reject with clear messages', 120_000, async (t) => {
+  const { page } = await open(t);
+  const cases = [
+    ['await MoMask.load(new TextEncoder().encode("hello, I am not a model"), { backend: "cpu" })', /not a momask bundle/],
+    ['await MoMask.load(new Uint8Array(0), { backend: "cpu" })', /not a momask bundle/],
+    ['const b = new Uint8Array(await (await fetch("/fixtures/small.safetensors")).arrayBuffer()); await MoMask.load(b.subarray(0, b.length >> 1), { backend: "cpu" })', /bundle|truncat|size|length|invalid/i],
+    ['const b = new Uint8Array(await (await fetch("/fixtures/small.safetensors")).arrayBuffer()); b[b.length - 5] ^= 0x55; await MoMask.load(b, { backend: "cpu" })', /hash mismatch/],
+    ['await MoMask.load("/fixtures/missing.safetensors", { backend: "cpu" })', /HTTP 404/],
+    ['await MoMask.load("/fixtures/ref_walk_40.json", { backend: "webgpu" })', /not a momask bundle/],
+  ];
+  for (const [body, re] of cases) {
+    const e = await withTimeout(rejection(page, body), 60_000, body);
+    assert(e && re.test(e.message), `${body.slice(0, 80)}…: ${JSON.stringify(e)}`);
+    t.log.push(`  ${e.name}: ${e.message}`);
+  }
+});
+
+test('integrity and sha256 options (SubtleCrypto)', 120_000, async (t) => {
+  const { page } = await open(t);
+  const bytes = fs.readFileSync(path.join(fixtures, 'small.safetensors'));
+  const crypto = await import('node:crypto');
+  const hex = crypto.createHash('sha256').update(bytes).digest('hex');
+  const sri = `sha256-${crypto.createHash('sha256').update(bytes).digest('base64')}`;
+  const ok = await loadModel(page, { backend: 'cpu', sha256: hex, cache: false });
+  assert(ok.backend === 'cpu', 'loads with the right sha256');
+  await page.evaluate(() => window.model.dispose());
+  await loadModel(page, { backend: 'cpu', integrity: sri, cache: false });
+  const wrong = await rejection(page, 'await MoMask.load("/fixtures/small.safetensors", { backend: "cpu", sha256: "00".repeat(32) })');
+  assert(wrong && /integrity check failed/.test(wrong.message), `wrong sha256: ${JSON.stringify(wrong)}`);
+  const wrongSri = await rejection(page, 'await MoMask.load("/fixtures/small.safetensors", { backend: "cpu", integrity: "sha256-AAAA" })');
+  assert(wrongSri && /integrity check failed/.test(wrongSri.message), `wrong integrity: ${JSON.stringify(wrongSri)}`);
+  const bad = await rejection(page, 'await MoMask.load("/fixtures/small.safetensors", { backend: "cpu", sha256: "xyz" })');
+  assert(bad && bad.name === 'TypeError', `malformed sha256: ${JSON.stringify(bad)}`);
+  assert(!(await page.evaluate(() => MoMask.isCached('/fixtures/small.safetensors'))), 'a failed integrity check must not be cached');
+});
+
+test('Cache Storage: second load without network, clearCache', 120_000, async (t) => {
+  const { page } = await open(t);
+  const before = countRequests(BUNDLE);
+  const events = await page.evaluate(async () => {
+    const ev = [];
+    const m = await MoMask.load('/fixtures/small.safetensors', { backend: 'cpu', onProgress: (e) => ev.push(e) });
+    const info = m.info;
+    m.dispose();
+    return { ev, info };
+  });
+  assert(events.info.cached === false, 'first load from the network');
+  assert(events.ev.some((e) => e.stage === 'download' && e.loaded > 0 && e.total > 0) && events.ev.at(-1).stage === 'ready', `progress events: ${JSON.stringify(events.ev.slice(0, 4))}`);
+  assert(countRequests(BUNDLE) === before + 1, 'one download');
+  assert(await page.evaluate(() => MoMask.isCached('/fixtures/small.safetensors')), 'cached after the first load');
+  const second = await loadModel(page, { backend: 'cpu' });
+  assert(second.cached === true, 'second load from the cache');
+  assert(countRequests(BUNDLE) === before + 1, `the second load must not hit the network (${countRequests(BUNDLE) - before} requests)`);
+  const r = await generate(page, WALK.text, { frames: 40, greedy: true });
+  expectParity(r, WALK.ref, 'from cache');
+  assert(await page.evaluate(() => MoMask.clearCache()), 'clearCache returns true');
+  assert(!(await page.evaluate(() => MoMask.isCached('/fixtures/small.safetensors'))), 'not cached after clearCache');
+});
+
+test('sources: Response, ArrayBuffer, Uint8Array; repeat and several prompts', 120_000, async (t) => {
+  const { page } = await open(t);
+  const out = await page.evaluate(async () => {
+    const res = [];
+    for (const make of [
+      async () => fetch('/fixtures/small.safetensors'),
+      async () => (await fetch('/fixtures/small.safetensors')).arrayBuffer(),
+      async () => new Uint8Array(await (await fetch('/fixtures/small.safetensors')).arrayBuffer()),
+    ]) {
+      const src = await make();
+      const m = await MoMask.load(src, { backend: 'cpu' });
+      const motion = await m.generate('a person walks forward', { frames: 40, greedy: true });
+      res.push({ kind: src.constructor.name, joints: Array.from(motion.joints), stillUsable: src instanceof Uint8Array ? src.length : src.byteLength });
+      if (src instanceof Uint8Array) {
+        const many = await m.generate('a person walks forward', { frames: 40, repeat: 3, seed: 5 });
+        const two = await m.generate(['a person walks forward', 'someone jumps'], { frames: 20, greedy: true });
+        res.push({ many: many.length, manyFrames: many.map((x) => x.frames), two: two.map((x) => [x.text, x.frames]) });
+      }
+      m.dispose();
+    }
+    return res;
+  });
+  for (const r of out.slice(0, 3)) {
+    assert(maxAbsDiff(r.joints, WALK.ref.joints) <= TOL, `${r.kind} source parity`);
+    assert(r.stillUsable > 0, `${r.kind}: the caller's buffer must not be detached`);
+  }
+  const many = out[3];
+  assert(many.many === 3 && many.manyFrames.every((f) => f === 40), `repeat: ${JSON.stringify(many)}`);
+  assert(many.two.length === 2 && many.two[1][0] === 'someone jumps' && many.two[1][1] === 20, `texts: ${JSON.stringify(many.two)}`);
+});
+
+async function cancellationTest(t, server) {
+  const { page } = await open(t, { server });
+  await loadModel(page, { backend: 'cpu' });
+  const out = await page.evaluate(async () => {
+    const controller = new AbortController();
+    const started = performance.now();
+    let abortedAt = 0;
+    let steps = 0;
+    const p = window.model.generate('a person walks forward', {
+      frames: 196, steps: 60, signal: controller.signal,
+      onProgress: (e) => {
+        if (e.stage === 'mask') steps = e.step;
+        if (e.stage === 'mask' && e.step === 1) {
+          abortedAt = performance.now();
+          controller.abort();
+        }
+      },
+    });
+    let error = null;
+    try {
+      await p;
+    } catch (e) {
+      error = { name: e.name, message: e.message };
+    }
+    const rejectedAfter = performance.now() - abortedAt;
+    const pre = new AbortController();
+    pre.abort();
+    let preError = null;
+    try {
+      await window.model.generate('x', { signal: pre.signal });
+    } catch (e) {
+      preError = e.name;
+    }
+    // The host is free again: a short generation is not stuck behind the cancelled one.
+    const t0 = performance.now();
+    const m = await window.model.generate('a person walks forward', { frames: 40, greedy: true });
+    return { error, rejectedAfter, preError, next: { joints: Array.from(m.joints), ms: performance.now() - t0 }, steps, isolated: globalThis.crossOriginIsolated, total: performance.now() - started };
+  });
+  assert(out.error && out.error.name === 'AbortError', `expected an AbortError, got ${JSON.stringify(out.error)}`);
+  assert(out.rejectedAfter < 500, `the promise should reject right after abort (${out.rejectedAfter} ms)`);
+  assert(out.preError === 'AbortError', 'an already aborted signal rejects at once');
+  assert(maxAbsDiff(out.next.joints, WALK.ref.joints) <= TOL, 'generation after cancel');
+  return out;
+}
+
+test('cancellation with AbortSignal (cross-origin isolated: stops between steps)', 180_000, async (t) => {
+  const out = await cancellationTest(t, isolated);
+  assert(out.isolated === true, 'page should be cross-origin isolated');
+  notes.push(`cancel (isolated): rejected ${out.rejectedAfter.toFixed(0)} ms after abort; next 40-frame generation done in ${out.next.ms.toFixed(0)} ms`);
+});
+
+test('cancellation with AbortSignal (not isolated)', 180_000, async (t) => {
+  const out = await cancellationTest(t, plain);
+  notes.push(`cancel (not isolated): rejected ${out.rejectedAfter.toFixed(0)} ms after abort; next 40-frame generation done in ${out.next.ms.toFixed(0)} ms`);
+});
+
+test('abort during load', 60_000, async (t) => {
+  const { page } = await open(t);
+  const e = await rejection(page, 'const c = new AbortController(); c.abort(); await MoMask.load("/fixtures/small.safetensors", { signal: c.signal })');
+  assert(e && e.name === 'AbortError', `pre-aborted: ${JSON.stringify(e)}`);
+  const e2 = await rejection(page, 'const c = new AbortController(); await MoMask.load("/fixtures/small.safetensors", { signal: c.signal, onProgress: (p) => { if (p.stage === "download") c.abort(); } })');
+  assert(e2 && e2.name === 'AbortError', `aborted while downloading: ${JSON.stringify(e2)}`);
+});
+
+test('the page stays responsive during generation (worker)', 180_000, async (t) => {
+  const { page } = await open(t);
+  await loadModel(page, { backend: 'cpu' });
+  const out = await page.evaluate(async () => {
+    let last = performance.now();
+    let maxGap = 0;
+    let ticks = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+      ticks++;
+    }, 10);
+    const t0 = performance.now();
+    await window.model.generate('a person walks forward', { frames: 196, steps: 20 });
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    return { maxGap, ticks, ms };
+  });
+  notes.push(`responsiveness: 196 frames / 20 steps on cpu took ${out.ms.toFixed(0)} ms; longest main-thread gap ${out.maxGap.toFixed(0)} ms`);
+  assert(out.maxGap < 250, `the main thread was blocked for ${out.maxGap} ms`);
+});
+
+test('toBVH matches the CLI', 120_000, async (t) => {
+  const { page } = await open(t);
+  await loadModel(page, { backend: 'cpu' });
+  const bvh = await page.evaluate(async () => (await window.model.generate('a person walks forward', { frames: 40, greedy: true })).toBVH());
+  const ref = fs.readFileSync(path.join(fixtures, 'ref_walk_40.bvh'), 'utf8');
+  const [hb, mb] = bvh.split('MOTION');
+  const [hr, mr] = ref.split('MOTION');
+  assert(hb === hr, 'BVH hierarchy differs from the CLI');
+  const nb = mb.trim().split(/\s+/).filter((x) => !isNaN(Number(x))).map(Number);
+  const nr = mr.trim().split(/\s+/).filter((x) => !isNaN(Number(x))).map(Number);
+  const d = maxAbsDiff(nb, nr);
+  assert(d < 1e-2, `BVH motion values differ from the CLI by ${d}`);
+  notes.push(`BVH vs CLI: hierarchy identical, max |Δ| over channels ${d.toExponential(2)}`);
+});
+
+test('dispose: later calls reject', 60_000, async (t) => {
+  const { page } = await open(t);
+  await loadModel(page, { backend: 'cpu' });
+  const e = await rejection(page, 'const m = await window.model.generate("a person walks", { frames: 8 }); window.model.dispose(); await window.model.generate("again")');
+  assert(e && /disposed/.test(e.message), `after dispose: ${JSON.stringify(e)}`);
+});
+
+test('package without a bundler (<script type="module">)', 120_000, async (t) => {
+  const { page } = await open(t, { page: 'plain.html', query: `?model=${BUNDLE}&backend=cpu&frames=40` });
+  const r = await withTimeout(page.evaluate(() => window.plainResult), 100_000, 'plain.html');
+  assert(r.backend === 'cpu' && r.frames === 40 && maxAbsDiff(r.joints, WALK.ref.joints) <= TOL, 'plain page parity');
+});
+
+let bench = null;
+test('benchmark page (cpu and webgpu)', 480_000, async (t) => {
+  const { page } = await open(t, { page: 'bench.html', query: `?model=${BUNDLE}&frames=40&runs=3&backends=cpu,webgpu` });
+  await page.waitForFunction(() => window.benchResult, null, { timeout: 470_000 });
+  bench = await page.evaluate(() => window.benchResult);
+  for (const b of ['cpu', 'webgpu']) assert(!bench.backends[b].error, `${b}: ${bench.backends[b].error}`);
+  assert(bench.backends.webgpu.backend === 'webgpu', 'the webgpu column ran on webgpu');
+  assert(bench.rows.length > 5 && bench.rows.every((r) => typeof r.cpu === 'number'), 'rows');
+});
+
+// ---- runner --------------------------------------------------------------------------------
+
+let passed = 0;
+let failed = 0;
+const selected = tests.filter((t) => !filter.length || filter.some((f) => t.name.includes(f)));
+for (const tc of selected) {
+  const t = { cleanup: [], log: [] };
+  const started = Date.now();
+  try {
+    await withTimeout(tc.fn(t), tc.timeoutMs, tc.name);
+    passed++;
+    console.log(`ok    ${tc.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL  ${tc.name} (${((Date.now() - started) / 1000).toFixed(1)} s)\n      ${e.message}`);
+    for (const line of t.log.slice(-30)) console.log(`      ${line}`);
+  }
+  for (const c of t.cleanup.reverse()) await c().catch(() => {});
+}
+
+if (notes.length) console.log(`\n${notes.map((n) => `note: ${n}`).join('\n')}`);
+if (bench) {
+  console.log(`\nbrowser benchmark (small model, ${bench.frames} frames, ${bench.steps} steps, median of ${bench.runs}; ms):`);
+  const cols = Object.keys(bench.backends);
+  const w = Math.max(...bench.rows.map((r) => r.stage.length));
+  console.log(`${'stage'.padEnd(w)}  ${cols.map((c) => c.padStart(10)).join('  ')}`);
+  for (const r of bench.rows) console.log(`${r.stage.padEnd(w)}  ${cols.map((c) => (r[c] == null ? '–' : r[c].toFixed(1)).padStart(10)).join('  ')}`);
+  fs.mkdirSync(fixtures, { recursive: true });
+  fs.writeFileSync(path.join(fixtures, 'bench.json'), JSON.stringify(bench, null, 2));
+}
+
+await browser.close();
+await plain.close();
+await isolated.close();
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
