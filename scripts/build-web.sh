@@ -5,7 +5,8 @@
 # Nothing is downloaded from outside crates.io and npm (wasm-opt comes from npm's binaryen).
 #
 #   scripts/build-web.sh            release build (wasm-opt -O3)
-#   MOMASK_WEB_PROFILE=dev ...      faster debug build, no wasm-opt
+#   MOMASK_WEB_PROFILE=dev ...      debug build, no wasm-opt
+#   MOMASK_WEB_WASM_OPT=0 ...        release build without wasm-opt (it takes minutes on a 30 MB module)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,7 +39,7 @@ step "wasm-pack build ($PROFILE)"
 wasm-pack build --"$PROFILE" --mode no-install --target web --out-dir pkg --out-name momask \
   --no-pack . -- --no-default-features --features web
 
-if [ "$PROFILE" = release ]; then
+if [ "$PROFILE" = release ] && [ "${MOMASK_WEB_WASM_OPT:-1}" != 0 ]; then
   step "wasm-opt (npm binaryen)"
   raw=$(stat -c %s pkg/momask_bg.wasm)
   node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \

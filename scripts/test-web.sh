@@ -17,8 +17,9 @@ if [ -z "${MOMASK_WEB_SKIP_BUILD:-}" ]; then
 fi
 
 printf '\n== native CLI and fixtures ==\n'
-cargo build --release --quiet
-CLI=target/release/momask
+# The dev profile (dependencies optimised) is what `cargo test` already built: no second compile.
+cargo build --bin momask --quiet
+CLI=target/debug/momask
 FIX=../shared/fixtures
 OUT=target/web-test
 mkdir -p "$OUT"

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(not(target_family = "wasm"))]
 use burn::tensor::Device;
 
 use crate::Error;
@@ -28,7 +29,10 @@ impl FromStr for Backend {
             "cpu" | "flex" => Ok(Self::Cpu),
             "wgpu" | "gpu" | "webgpu" | "vulkan" => Ok(Self::Wgpu),
             "ndarray" => Ok(Self::Ndarray),
-            other => Err(Error::invalid("backend", format!("'{other}' is not one of cpu, wgpu, ndarray"))),
+            other => Err(Error::invalid(
+                "backend",
+                format!("'{other}' is not one of cpu, wgpu, ndarray"),
+            )),
         }
     }
 }
@@ -55,11 +59,15 @@ impl Backend {
                 .init()
                 .map_err(|e| Error::Backend(format!("could not open a wgpu device: {e:?}"))),
             #[cfg(not(feature = "wgpu"))]
-            Self::Wgpu => Err(Error::Unsupported("this build has no wgpu support (feature 'wgpu')".into())),
+            Self::Wgpu => Err(Error::Unsupported(
+                "this build has no wgpu support (feature 'wgpu')".into(),
+            )),
             #[cfg(feature = "ndarray")]
             Self::Ndarray => Ok(Device::ndarray()),
             #[cfg(not(feature = "ndarray"))]
-            Self::Ndarray => Err(Error::Unsupported("this build has no ndarray support (feature 'ndarray')".into())),
+            Self::Ndarray => Err(Error::Unsupported(
+                "this build has no ndarray support (feature 'ndarray')".into(),
+            )),
         }
     }
 }

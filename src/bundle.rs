@@ -39,7 +39,9 @@ pub enum BundleError {
     NotABundle(String),
     #[error("bundle header is invalid: {0}")]
     BadHeader(String),
-    #[error("bundle format version {found} is newer than this reader supports ({supported}.x); update momask")]
+    #[error(
+        "bundle format version {found} is newer than this reader supports ({supported}.x); update momask"
+    )]
     UnsupportedVersion { found: String, supported: u32 },
     #[error("bundle content hash mismatch: header says {expected}, tensors hash to {actual}")]
     HashMismatch { expected: String, actual: String },
@@ -74,6 +76,9 @@ pub struct BundleHeader {
     pub content_hash: String,
     #[serde(default)]
     pub sources: Vec<SourceFile>,
+    /// Tensors stored quantized (see [`crate::quant`]): scheme and original shape.
+    #[serde(default)]
+    pub quantized: BTreeMap<String, crate::quant::QuantInfo>,
     /// Free-form provenance (converter version, training recipe, …).
     #[serde(default)]
     pub notes: BTreeMap<String, String>,
@@ -91,6 +96,7 @@ impl BundleHeader {
             config,
             quantization: quantization.into(),
             content_hash: String::new(),
+            quantized: BTreeMap::new(),
             sources: Vec::new(),
             notes: BTreeMap::new(),
         }
@@ -98,16 +104,24 @@ impl BundleHeader {
 
     fn check_version(&self) -> Result<(), BundleError> {
         if self.format != FORMAT_NAME {
-            return Err(BundleError::NotABundle(format!("format is '{}', expected '{FORMAT_NAME}'", self.format)));
+            return Err(BundleError::NotABundle(format!(
+                "format is '{}', expected '{FORMAT_NAME}'",
+                self.format
+            )));
         }
         let major = self
             .version
             .split('.')
             .next()
             .and_then(|m| m.parse::<u32>().ok())
-            .ok_or_else(|| BundleError::BadHeader(format!("version '{}' is not 'major.minor'", self.version)))?;
+            .ok_or_else(|| {
+                BundleError::BadHeader(format!("version '{}' is not 'major.minor'", self.version))
+            })?;
         if major > FORMAT_MAJOR {
-            return Err(BundleError::UnsupportedVersion { found: self.version.clone(), supported: FORMAT_MAJOR });
+            return Err(BundleError::UnsupportedVersion {
+                found: self.version.clone(),
+                supported: FORMAT_MAJOR,
+            });
         }
         Ok(())
     }
@@ -123,11 +137,19 @@ pub struct OwnedTensor {
 
 impl OwnedTensor {
     pub fn f32(shape: Vec<usize>, values: &[f32]) -> Self {
-        Self { dtype: Dtype::F32, shape, data: values.iter().flat_map(|v| v.to_le_bytes()).collect() }
+        Self {
+            dtype: Dtype::F32,
+            shape,
+            data: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        }
     }
 
     pub fn u8(bytes: Vec<u8>) -> Self {
-        Self { dtype: Dtype::U8, shape: vec![bytes.len()], data: bytes }
+        Self {
+            dtype: Dtype::U8,
+            shape: vec![bytes.len()],
+            data: bytes,
+        }
     }
 }
 
@@ -136,7 +158,9 @@ fn dtype_name(d: Dtype) -> String {
 }
 
 /// SHA-256 over tensors in name order: `name \0 dtype \0 shape-json \0 bytes`.
-pub fn content_hash<'a>(tensors: impl IntoIterator<Item = (&'a str, Dtype, &'a [usize], &'a [u8])>) -> String {
+pub fn content_hash<'a>(
+    tensors: impl IntoIterator<Item = (&'a str, Dtype, &'a [usize], &'a [u8])>,
+) -> String {
     let mut items: Vec<_> = tensors.into_iter().collect();
     items.sort_by(|a, b| a.0.cmp(b.0));
     let mut h = Sha256::new();
@@ -158,9 +182,15 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// Serialises a bundle; fills in the header's content hash.
-pub fn write_bundle(mut header: BundleHeader, tensors: &BTreeMap<String, OwnedTensor>) -> Result<Vec<u8>, BundleError> {
-    header.content_hash =
-        content_hash(tensors.iter().map(|(n, t)| (n.as_str(), t.dtype, t.shape.as_slice(), t.data.as_slice())));
+pub fn write_bundle(
+    mut header: BundleHeader,
+    tensors: &BTreeMap<String, OwnedTensor>,
+) -> Result<Vec<u8>, BundleError> {
+    header.content_hash = content_hash(
+        tensors
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.dtype, t.shape.as_slice(), t.data.as_slice())),
+    );
     let json = serde_json::to_string(&header).map_err(|e| BundleError::BadHeader(e.to_string()))?;
     let views = tensors
         .iter()
@@ -181,8 +211,11 @@ pub fn read_header(bytes: &[u8]) -> Result<BundleHeader, BundleError> {
         .metadata()
         .as_ref()
         .and_then(|m| m.get("momask"))
-        .ok_or_else(|| BundleError::NotABundle("safetensors file without a 'momask' metadata header".into()))?;
-    let header: BundleHeader = serde_json::from_str(json).map_err(|e| BundleError::BadHeader(e.to_string()))?;
+        .ok_or_else(|| {
+            BundleError::NotABundle("safetensors file without a 'momask' metadata header".into())
+        })?;
+    let header: BundleHeader =
+        serde_json::from_str(json).map_err(|e| BundleError::BadHeader(e.to_string()))?;
     header.check_version()?;
     Ok(header)
 }
@@ -201,21 +234,34 @@ impl<'a> Bundle<'a> {
         let bundle = Self { header, tensors };
         let actual = bundle.compute_hash();
         if actual != bundle.header.content_hash {
-            return Err(BundleError::HashMismatch { expected: bundle.header.content_hash.clone(), actual });
+            return Err(BundleError::HashMismatch {
+                expected: bundle.header.content_hash.clone(),
+                actual,
+            });
         }
         Ok(bundle)
     }
 
     fn compute_hash(&self) -> String {
         let views = self.tensors.tensors();
-        content_hash(views.iter().map(|(n, v)| (n.as_str(), v.dtype(), v.shape(), v.data())))
+        content_hash(
+            views
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.dtype(), v.shape(), v.data())),
+        )
     }
 
     /// Raw bytes of a U8 tensor (e.g. the tokenizer vocabulary).
     pub fn bytes(&self, name: &str) -> Result<&'a [u8], BundleError> {
-        let view = self.tensors.tensor(name).map_err(|_| BundleError::MissingTensor(name.into()))?;
+        let view = self
+            .tensors
+            .tensor(name)
+            .map_err(|_| BundleError::MissingTensor(name.into()))?;
         if view.dtype() != Dtype::U8 {
-            return Err(BundleError::UnsupportedDtype { name: name.into(), dtype: dtype_name(view.dtype()) });
+            return Err(BundleError::UnsupportedDtype {
+                name: name.into(),
+                dtype: dtype_name(view.dtype()),
+            });
         }
         Ok(view.data())
     }
@@ -227,24 +273,77 @@ impl<'a> Bundle<'a> {
 
     /// A weight source over the tensors under `prefix.`, tracking which were used.
     pub fn weights(&self, prefix: &str) -> BundleWeights<'_, 'a> {
-        let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}.") };
-        BundleWeights { bundle: self, prefix, used: HashSet::new() }
+        let prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}.")
+        };
+        BundleWeights {
+            bundle: self,
+            prefix,
+            used: HashSet::new(),
+        }
     }
 
-    /// f32 values of a tensor stored as F32 or F16.
+    /// Stored dtype and shape of a tensor.
+    pub fn dtype_shape(&self, name: &str) -> Result<(Dtype, Vec<usize>), BundleError> {
+        let view = self
+            .tensors
+            .tensor(name)
+            .map_err(|_| BundleError::MissingTensor(name.into()))?;
+        Ok((view.dtype(), view.shape().to_vec()))
+    }
+
+    /// f32 values of a tensor stored as F32, F16 or quantized (dequantized here).
     pub fn f32_values(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, LoadError> {
-        let view = self.tensors.tensor(name).map_err(|_| LoadError::Missing(name.into()))?;
+        let view = self
+            .tensors
+            .tensor(name)
+            .map_err(|_| LoadError::Missing(name.into()))?;
+        if let Some(info) = self.header.quantized.get(name) {
+            if info.shape != shape {
+                return Err(LoadError::Shape {
+                    name: name.into(),
+                    expected: shape.to_vec(),
+                    got: info.shape.clone(),
+                });
+            }
+            let scales_name = format!("{name}{}", crate::quant::SCALES_SUFFIX);
+            let scales = self
+                .tensors
+                .tensor(&scales_name)
+                .map_err(|_| LoadError::Missing(scales_name))?;
+            return crate::quant::dequantize(name, info, view.data(), scales.data());
+        }
         if view.shape() != shape {
-            return Err(LoadError::Shape { name: name.into(), expected: shape.to_vec(), got: view.shape().to_vec() });
+            return Err(LoadError::Shape {
+                name: name.into(),
+                expected: shape.to_vec(),
+                got: view.shape().to_vec(),
+            });
         }
         let data = view.data();
         let values: Vec<f32> = match view.dtype() {
-            Dtype::F32 => data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            Dtype::F16 => data.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-            other => return Err(LoadError::Bad { name: name.into(), message: format!("unsupported dtype {other:?}") }),
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            Dtype::F16 => data
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            other => {
+                return Err(LoadError::Bad {
+                    name: name.into(),
+                    message: format!("unsupported dtype {other:?}"),
+                });
+            }
         };
         if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-            return Err(LoadError::NonFinite { name: name.into(), index });
+            return Err(LoadError::NonFinite {
+                name: name.into(),
+                index,
+            });
         }
         Ok(values)
     }
@@ -275,7 +374,11 @@ impl BundleWeights<'_, '_> {
             .map(String::from)
             .collect();
         unused.sort();
-        if unused.is_empty() { Ok(()) } else { Err(LoadError::Unused(unused)) }
+        if unused.is_empty() {
+            Ok(())
+        } else {
+            Err(LoadError::Unused(unused))
+        }
     }
 }
 
@@ -283,6 +386,9 @@ impl WeightSource for BundleWeights<'_, '_> {
     fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, LoadError> {
         let full = format!("{}{}", self.prefix, name);
         let values = self.bundle.f32_values(&full, shape)?;
+        if self.bundle.header.quantized.contains_key(&full) {
+            self.used.insert(format!("{full}{}", crate::quant::SCALES_SUFFIX));
+        }
         self.used.insert(full);
         Ok(values)
     }

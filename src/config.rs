@@ -46,7 +46,10 @@ impl VqConfig {
 
     /// Block dilations in module order: `rate^(depth-1), …, rate, 1` (reversed, as the reference).
     pub fn dilations(&self) -> Vec<usize> {
-        (0..self.depth).rev().map(|i| self.dilation_growth_rate.pow(i as u32)).collect()
+        (0..self.depth)
+            .rev()
+            .map(|i| self.dilation_growth_rate.pow(i as u32))
+            .collect()
     }
 }
 
@@ -206,7 +209,12 @@ impl ModelConfig {
             vq_act: VqActivation::Relu,
             num_quantizers: 3,
         };
-        let clip = ClipTextConfig { width: 32, heads: 2, layers: 2, ..ClipTextConfig::vit_b_32() };
+        let clip = ClipTextConfig {
+            width: 32,
+            heads: 2,
+            layers: 2,
+            ..ClipTextConfig::vit_b_32()
+        };
         Self::with_sizes(Dataset::T2m, vq, 64, 128, 2, 2, clip)
     }
 
@@ -246,7 +254,10 @@ impl ModelConfig {
                 share_weight: true,
                 max_len: 5000,
             },
-            length_estimator: Some(LengthEstimatorConfig { input_size: clip_dim, output_size: 50 }),
+            length_estimator: Some(LengthEstimatorConfig {
+                input_size: clip_dim,
+                output_size: 50,
+            }),
             text: TextEncoderConfig::Clip(clip),
             vq,
         }
@@ -261,7 +272,14 @@ impl ModelConfig {
 impl ClipTextConfig {
     /// OpenAI CLIP ViT-B/32's text tower.
     pub fn vit_b_32() -> Self {
-        Self { vocab_size: 49408, context_length: 77, width: 512, layers: 12, heads: 8, embed_dim: 512 }
+        Self {
+            vocab_size: 49408,
+            context_length: 77,
+            width: 512,
+            layers: 12,
+            heads: 8,
+            embed_dim: 512,
+        }
     }
 }
 

@@ -25,7 +25,11 @@ fn is_clip_text_key(key: &str) -> bool {
 }
 
 fn cfg_err(file: &str, message: String) -> ConvertError {
-    ConvertError::Opt { file: file.to_string(), key: String::new(), message }
+    ConvertError::Opt {
+        file: file.to_string(),
+        key: String::new(),
+        message,
+    }
 }
 
 /// Builds the model configuration from the checkpoints' options and tensor shapes.
@@ -33,7 +37,12 @@ pub fn model_config(ck: &OfficialCheckpoints) -> Result<ModelConfig, ConvertErro
     let dataset = match ck.dataset.as_str() {
         "t2m" => Dataset::T2m,
         "kit" => Dataset::Kit,
-        other => return Err(cfg_err("dataset", format!("unknown dataset '{other}' (expected t2m or kit)"))),
+        other => {
+            return Err(cfg_err(
+                "dataset",
+                format!("unknown dataset '{other}' (expected t2m or kit)"),
+            ));
+        }
     };
     let o = &ck.vq_opt;
     let vq_act = match o.get_str("vq_act").unwrap_or("relu") {
@@ -42,10 +51,13 @@ pub fn model_config(ck: &OfficialCheckpoints) -> Result<ModelConfig, ConvertErro
         "gelu" => VqActivation::Gelu,
         other => return Err(cfg_err("vq opt.txt", format!("unsupported vq_act '{other}'"))),
     };
-    if let Ok(norm) = o.get_str("vq_norm") {
-        if norm != "None" {
-            return Err(cfg_err("vq opt.txt", format!("vq_norm '{norm}' is not supported (official models use none)")));
-        }
+    if let Ok(norm) = o.get_str("vq_norm")
+        && norm != "None"
+    {
+        return Err(cfg_err(
+            "vq opt.txt",
+            format!("vq_norm '{norm}' is not supported (official models use none)"),
+        ));
     }
     let vq = VqConfig {
         dim_pose: dataset.dim_pose(),
@@ -98,7 +110,10 @@ pub fn model_config(ck: &OfficialCheckpoints) -> Result<ModelConfig, ConvertErro
     };
     let length_estimator = ck.length_estimator.as_ref().map(|sd| LengthEstimatorConfig {
         input_size: clip.embed_dim,
-        output_size: sd.get("output.11.bias").and_then(|t| t.shape.first().copied()).unwrap_or(50),
+        output_size: sd
+            .get("output.11.bias")
+            .and_then(|t| t.shape.first().copied())
+            .unwrap_or(50),
     });
     Ok(ModelConfig {
         dataset,
@@ -133,16 +148,26 @@ pub fn bundle_from_checkpoints(ck: &OfficialCheckpoints) -> Result<Vec<u8>, Conv
         add_all("len", len, &|_| true);
     }
     add_all("clip", &ck.clip, &is_clip_text_key);
-    tensors.insert("norm.mean".into(), OwnedTensor::f32(vec![ck.mean.len()], &ck.mean));
+    tensors.insert(
+        "norm.mean".into(),
+        OwnedTensor::f32(vec![ck.mean.len()], &ck.mean),
+    );
     tensors.insert("norm.std".into(), OwnedTensor::f32(vec![ck.std.len()], &ck.std));
     tensors.insert(CLIP_BPE_TENSOR.into(), OwnedTensor::u8(ck.clip_vocab_gz.clone()));
     let mut header = BundleHeader::new(config, "f32");
     header.sources = ck
         .sources
         .iter()
-        .map(|s| SourceFile { path: s.path.clone(), size: s.size, sha256: s.sha256.clone() })
+        .map(|s| SourceFile {
+            path: s.path.clone(),
+            size: s.size,
+            sha256: s.sha256.clone(),
+        })
         .collect();
-    header.notes.insert("converter".into(), format!("momask {}", env!("CARGO_PKG_VERSION")));
+    header.notes.insert(
+        "converter".into(),
+        format!("momask {}", env!("CARGO_PKG_VERSION")),
+    );
     write_bundle(header, &tensors).map_err(|e| cfg_err("bundle", e.to_string()))
 }
 

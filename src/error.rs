@@ -36,6 +36,9 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn invalid(name: &'static str, message: impl Into<String>) -> Self {
-        Self::InvalidArgument { name, message: message.into() }
+        Self::InvalidArgument {
+            name,
+            message: message.into(),
+        }
     }
 }

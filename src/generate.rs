@@ -14,15 +14,15 @@
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::Error;
 use crate::model::MoMask;
+use crate::motion::JointPositions;
 use crate::motion::layout::FeatureLayout;
 use crate::motion::recover::{denormalize, recover_from_ric};
-use crate::motion::JointPositions;
 use crate::nn::read_f32;
 use crate::sample::rng::Rng;
-use crate::sample::sampler::{draw, softmax_at, Draw};
+use crate::sample::sampler::{Draw, draw, softmax_at};
 use crate::sample::schedule::{mask_probabilities, masked_count, top_k_count};
-use crate::Error;
 
 /// Requested motion length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,7 +43,10 @@ pub struct Request {
 
 impl Request {
     pub fn new(text: impl Into<String>, length: Length) -> Self {
-        Self { text: text.into(), length }
+        Self {
+            text: text.into(),
+            length,
+        }
     }
 }
 
@@ -104,7 +107,11 @@ impl Default for GenerateOptions {
 impl GenerateOptions {
     /// Deterministic argmax decoding everywhere (lengths too): the mode parity tests use.
     pub fn greedy() -> Self {
-        Self { draw: Draw::Greedy, sample_length: false, ..Self::default() }
+        Self {
+            draw: Draw::Greedy,
+            sample_length: false,
+            ..Self::default()
+        }
     }
 
     pub fn is_greedy(&self) -> bool {
@@ -114,14 +121,23 @@ impl GenerateOptions {
     /// Checks every option; errors name the option and its valid range.
     pub fn validate(&self) -> Result<(), Error> {
         if self.steps == 0 || self.steps > 1000 {
-            return Err(Error::invalid("steps", format!("{} is outside 1..=1000", self.steps)));
+            return Err(Error::invalid(
+                "steps",
+                format!("{} is outside 1..=1000", self.steps),
+            ));
         }
-        for (name, v) in [("condScale", self.cond_scale), ("resCondScale", self.res_cond_scale)] {
+        for (name, v) in [
+            ("condScale", self.cond_scale),
+            ("resCondScale", self.res_cond_scale),
+        ] {
             if !v.is_finite() || !(0.0..=100.0).contains(&v) {
                 return Err(Error::invalid(name, format!("{v} is outside 0..=100")));
             }
         }
-        for (name, v) in [("temperature", self.temperature), ("resTemperature", self.res_temperature)] {
+        for (name, v) in [
+            ("temperature", self.temperature),
+            ("resTemperature", self.res_temperature),
+        ] {
             if !v.is_finite() || v <= 0.0 || v > 100.0 {
                 return Err(Error::invalid(name, format!("{v} must be > 0 and ≤ 100")));
             }
@@ -156,12 +172,19 @@ impl Hooks<'_> {
     pub fn silent<R>(f: impl FnOnce(&mut Hooks<'_>) -> R) -> R {
         let mut progress = |_: Progress| {};
         let cancelled = || false;
-        f(&mut Hooks { progress: &mut progress, cancelled: &cancelled })
+        f(&mut Hooks {
+            progress: &mut progress,
+            cancelled: &cancelled,
+        })
     }
 
     fn report(&mut self, p: Progress) -> Result<(), Error> {
         (self.progress)(p);
-        if (self.cancelled)() { Err(Error::Cancelled) } else { Ok(()) }
+        if (self.cancelled)() {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -235,7 +258,10 @@ pub async fn generate(
             if t == 0 || t > max_tokens {
                 return Err(Error::invalid(
                     "frames",
-                    format!("{f} frames is outside {unit}..={} (the model's longest motion)", max_tokens * unit),
+                    format!(
+                        "{f} frames is outside {unit}..={} (the model's longest motion)",
+                        max_tokens * unit
+                    ),
                 ));
             }
         }
@@ -249,10 +275,37 @@ pub async fn generate(
         t.text_features = read_f32(cond.clone()).await?;
     }
     let mut rng = Rng::new(opts.seed);
-    let lengths = token_lengths(model, requests, cond.clone(), opts, &mut rng, trace.as_deref_mut()).await?;
+    let lengths = token_lengths(
+        model,
+        requests,
+        cond.clone(),
+        opts,
+        &mut rng,
+        trace.as_deref_mut(),
+    )
+    .await?;
     hooks.report(Progress::Length)?;
-    let base = mask_predict(model, &lengths, cond.clone(), opts, &mut rng, hooks, trace.as_deref_mut()).await?;
-    let ids = residual_layers(model, &lengths, base, cond, opts, &mut rng, hooks, trace.as_deref_mut()).await?;
+    let base = mask_predict(
+        model,
+        &lengths,
+        cond.clone(),
+        opts,
+        &mut rng,
+        hooks,
+        trace.as_deref_mut(),
+    )
+    .await?;
+    let ids = residual_layers(
+        model,
+        &lengths,
+        base,
+        cond,
+        opts,
+        &mut rng,
+        hooks,
+        trace.as_deref_mut(),
+    )
+    .await?;
     hooks.report(Progress::Decode)?;
     let motions = decode(model, requests, &lengths, &ids, opts, trace).await?;
     hooks.report(Progress::Done)?;
@@ -269,7 +322,16 @@ pub async fn token_lengths(
     trace: Option<&mut Trace>,
 ) -> Result<Vec<usize>, Error> {
     let unit = model.unit_length();
-    let mut lengths: Vec<usize> = requests.iter().map(|r| if let Length::Frames(f) = r.length { f / unit } else { 0 }).collect();
+    let mut lengths: Vec<usize> = requests
+        .iter()
+        .map(|r| {
+            if let Length::Frames(f) = r.length {
+                f / unit
+            } else {
+                0
+            }
+        })
+        .collect();
     if requests.iter().all(|r| r.length != Length::Auto) {
         return Ok(lengths);
     }
@@ -284,7 +346,11 @@ pub async fn token_lengths(
             continue;
         }
         let row = &logits[i * classes..(i + 1) * classes];
-        let mode = if opts.sample_length && !opts.is_greedy() { Draw::Categorical } else { Draw::Greedy };
+        let mode = if opts.sample_length && !opts.is_greedy() {
+            Draw::Categorical
+        } else {
+            Draw::Greedy
+        };
         // The reference allows 0 tokens (negligible probability); a motion needs at least one.
         let t = draw(row, classes, 1.0, mode, rng);
         lengths[i] = t.clamp(1, max_tokens);
@@ -297,7 +363,10 @@ pub async fn token_lengths(
 
 /// Padding mask `[B, N]` (true = padded) for per-sample lengths.
 fn padding_mask(lengths: &[usize], n: usize, device: &burn::tensor::Device) -> Tensor<2, Bool> {
-    let values: Vec<bool> = lengths.iter().flat_map(|&len| (0..n).map(move |i| i >= len)).collect();
+    let values: Vec<bool> = lengths
+        .iter()
+        .flat_map(|&len| (0..n).map(move |i| i >= len))
+        .collect();
     Tensor::<2, Bool>::from_data(TensorData::new(values, [lengths.len(), n]), device)
 }
 
@@ -335,11 +404,21 @@ pub async fn mask_predict(
     let top_k = top_k_count(opts.topk, v);
     let guided = opts.cond_scale != 1.0;
     let pad = padding_mask(lengths, n, device);
-    let (cond_in, pad_in) = if guided { (cfg_batch(&cond), Tensor::cat(vec![pad.clone(), pad], 0)) } else { (cond, pad) };
+    let (cond_in, pad_in) = if guided {
+        (cfg_batch(&cond), Tensor::cat(vec![pad.clone(), pad], 0))
+    } else {
+        (cond, pad)
+    };
     let rows = if guided { 2 * b } else { b };
 
-    let mut ids: Vec<i64> = lengths.iter().flat_map(|&len| (0..n).map(move |i| if i < len { mask_id } else { pad_id })).collect();
-    let mut scores: Vec<f32> = lengths.iter().flat_map(|&len| (0..n).map(move |i| if i < len { 0.0 } else { 1e5 })).collect();
+    let mut ids: Vec<i64> = lengths
+        .iter()
+        .flat_map(|&len| (0..n).map(move |i| if i < len { mask_id } else { pad_id }))
+        .collect();
+    let mut scores: Vec<f32> = lengths
+        .iter()
+        .flat_map(|&len| (0..n).map(move |i| if i < len { 0.0 } else { 1e5 }))
+        .collect();
     let probs = mask_probabilities(opts.steps);
     for (step, &p) in probs.iter().enumerate() {
         // Re-mask the lowest-confidence positions of each sample.
@@ -356,9 +435,21 @@ pub async fn mask_predict(
             }
             counts.push(k);
         }
-        let input = if guided { [ids.clone(), ids.clone()].concat() } else { ids.clone() };
-        let logits = model.mask.forward(int_tensor(input, [rows, n], device), cond_in.clone(), pad_in.clone());
-        let logits = if guided { guide(logits, b, opts.cond_scale) } else { logits };
+        let input = if guided {
+            [ids.clone(), ids.clone()].concat()
+        } else {
+            ids.clone()
+        };
+        let logits = model.mask.forward(
+            int_tensor(input, [rows, n], device),
+            cond_in.clone(),
+            pad_in.clone(),
+        );
+        let logits = if guided {
+            guide(logits, b, opts.cond_scale)
+        } else {
+            logits
+        };
         let logits = read_f32(logits).await?;
         if let Some(t) = trace.as_deref_mut() {
             t.step_input_ids.push(ids.clone());
@@ -378,7 +469,10 @@ pub async fn mask_predict(
         if let Some(t) = trace.as_deref_mut() {
             t.step_ids.push(ids.clone());
         }
-        hooks.report(Progress::Mask { step: step + 1, steps: opts.steps })?;
+        hooks.report(Progress::Mask {
+            step: step + 1,
+            steps: opts.steps,
+        })?;
     }
     Ok(ids)
 }
@@ -406,30 +500,67 @@ pub async fn residual_layers(
     let guided = opts.res_cond_scale != 1.0;
     let valid = |i: usize| i % n < lengths[i / n];
     let pad = padding_mask(lengths, n, device);
-    let (cond_in, pad_in) = if guided { (cfg_batch(&cond), Tensor::cat(vec![pad.clone(), pad], 0)) } else { (cond, pad) };
-    let mode = if opts.is_greedy() { Draw::Greedy } else { Draw::Gumbel };
+    let (cond_in, pad_in) = if guided {
+        (cfg_batch(&cond), Tensor::cat(vec![pad.clone(), pad], 0))
+    } else {
+        (cond, pad)
+    };
+    let mode = if opts.is_greedy() {
+        Draw::Greedy
+    } else {
+        Draw::Gumbel
+    };
 
-    let mut layer_ids: Vec<Vec<i64>> = vec![(0..b * n).map(|i| if valid(i) { base[i] } else { pad_id }).collect()];
+    let mut layer_ids: Vec<Vec<i64>> = vec![
+        (0..b * n)
+            .map(|i| if valid(i) { base[i] } else { pad_id })
+            .collect(),
+    ];
     let code_dim = model.config.res.code_dim;
     let mut history = Tensor::<3>::zeros([b, n, code_dim], device);
     for q in 1..q_total {
         let prev = layer_ids[q - 1].clone();
-        history = model.res.embed_layer(history, q - 1, int_tensor(prev, [b, n], device));
+        history = model
+            .res
+            .embed_layer(history, q - 1, int_tensor(prev, [b, n], device));
         if let Some(t) = trace.as_deref_mut() {
             t.res_inputs.push(read_f32(history.clone()).await?);
         }
-        let input = if guided { Tensor::cat(vec![history.clone(), history.clone()], 0) } else { history.clone() };
+        let input = if guided {
+            Tensor::cat(vec![history.clone(), history.clone()], 0)
+        } else {
+            history.clone()
+        };
         let logits = model.res.forward(input, q, cond_in.clone(), pad_in.clone());
-        let logits = if guided { guide(logits, b, opts.res_cond_scale) } else { logits };
+        let logits = if guided {
+            guide(logits, b, opts.res_cond_scale)
+        } else {
+            logits
+        };
         let logits = read_f32(logits).await?;
         let ids: Vec<i64> = (0..b * n)
-            .map(|i| if valid(i) { draw(&logits[i * v1..(i + 1) * v1], top_k, opts.res_temperature, mode, rng) as i64 } else { pad_id })
+            .map(|i| {
+                if valid(i) {
+                    draw(
+                        &logits[i * v1..(i + 1) * v1],
+                        top_k,
+                        opts.res_temperature,
+                        mode,
+                        rng,
+                    ) as i64
+                } else {
+                    pad_id
+                }
+            })
             .collect();
         if let Some(t) = trace.as_deref_mut() {
             t.res_logits.push(logits);
         }
         layer_ids.push(ids);
-        hooks.report(Progress::Residual { layer: q, layers: q_total - 1 })?;
+        hooks.report(Progress::Residual {
+            layer: q,
+            layers: q_total - 1,
+        })?;
     }
     // [B, N, Q], pad class → −1 ("no code").
     let mut out = vec![-1i64; b * n * q_total];

@@ -20,6 +20,7 @@ pub mod io;
 pub mod model;
 pub mod motion;
 pub mod nn;
+pub mod quant;
 pub mod sample;
 pub mod text;
 

@@ -3,6 +3,7 @@
 
 use burn::tensor::{Device, Tensor};
 
+use crate::Error;
 use crate::bundle::{Bundle, BundleHeader, CLIP_BPE_TENSOR};
 use crate::config::{ModelConfig, TextEncoderConfig};
 use crate::nn::clip::ClipTextEncoder;
@@ -12,7 +13,6 @@ use crate::nn::residual_transformer::ResidualTransformer;
 use crate::nn::vq::RvqVae;
 use crate::nn::weights::{LoadError, Loader, RandomWeights, WeightSource};
 use crate::text::ClipTokenizer;
-use crate::Error;
 
 /// A loaded MoMask model.
 #[derive(Debug)]
@@ -57,7 +57,10 @@ impl MoMask {
         let mean = l.values("norm.mean", &[dim])?;
         let std = l.values("norm.std", &[dim])?;
         if let Some(index) = std.iter().position(|s| *s <= 0.0) {
-            return Err(LoadError::Bad { name: "norm.std".into(), message: format!("element {index} is not positive") });
+            return Err(LoadError::Bad {
+                name: "norm.std".into(),
+                message: format!("element {index} is not positive"),
+            });
         }
         Ok(Self {
             config,
@@ -110,4 +113,44 @@ impl MoMask {
     pub fn unit_length(&self) -> usize {
         self.config.vq.unit_length()
     }
+}
+
+/// A source that forwards to another and keeps a copy of every tensor it hands out.
+struct Recording<'a> {
+    inner: &'a mut dyn WeightSource,
+    seen: std::collections::BTreeMap<String, crate::bundle::OwnedTensor>,
+}
+
+impl WeightSource for Recording<'_> {
+    fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, LoadError> {
+        let values = self.inner.take(name, shape)?;
+        self.seen.insert(
+            name.to_string(),
+            crate::bundle::OwnedTensor::f32(shape.to_vec(), &values),
+        );
+        Ok(values)
+    }
+}
+
+/// Writes an f32 bundle with seeded random weights for `config` (benchmarks and size
+/// measurements at official size without the official files). `clip_vocab_gz` is CLIP's
+/// `bpe_simple_vocab_16e6.txt.gz`.
+pub fn random_bundle(config: ModelConfig, seed: u64, clip_vocab_gz: Vec<u8>) -> Result<Vec<u8>, Error> {
+    let mut random = RandomWeights::new(seed);
+    let mut recording = Recording {
+        inner: &mut random,
+        seen: Default::default(),
+    };
+    MoMask::from_source(config.clone(), &mut recording, None, &Device::flex())?;
+    let mut tensors = recording.seen;
+    tensors.insert(
+        CLIP_BPE_TENSOR.into(),
+        crate::bundle::OwnedTensor::u8(clip_vocab_gz),
+    );
+    let mut header = BundleHeader::new(config, "f32");
+    header.notes.insert(
+        "weights".into(),
+        format!("random (seed {seed}); not a trained model"),
+    );
+    Ok(crate::bundle::write_bundle(header, &tensors)?)
 }

@@ -48,7 +48,9 @@ pub fn run(out: &Path, count: usize, seed: u64, families: Option<&str>, list: bo
         "features → joints round trip: max {:.3} mm, mean {:.4} mm; bone length error max {:.4} mm; floor penetration max {:.3} cm",
         report.roundtrip_max_mm, report.roundtrip_mean_mm, report.max_bone_err_mm, report.max_penetration_cm
     );
-    println!("\n| family | motions | foot skate (cm/frame) | max bone err (mm) | max penetration (cm) | peak accel (m/s²) |");
+    println!(
+        "\n| family | motions | foot skate (cm/frame) | max bone err (mm) | max penetration (cm) | peak accel (m/s²) |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for f in &report.families {
         println!(

@@ -54,8 +54,14 @@ const isolated = await serve({ root: dist, mounts: { '/fixtures': fixtures }, co
 const browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, headless: true, timeout: 60_000 });
 
 const BUNDLE = '/fixtures/small.safetensors';
-const WALK = { text: 'a person walks forward', ref: readRef('ref_walk_40.json'), frames: 40 };
-const JUMP = { text: 'someone jumps up and down twice', ref: readRef('ref_jump_auto.json'), frames: 'auto' };
+const lazyRef = (file) => {
+  let cached;
+  return () => (cached ??= readRef(file));
+};
+const walkRef = lazyRef('ref_walk_40.json');
+const jumpRef = lazyRef('ref_jump_auto.json');
+const WALK = { text: 'a person walks forward', frames: 40, get ref() { return walkRef(); } };
+const JUMP = { text: 'someone jumps up and down twice', frames: 'auto', get ref() { return jumpRef(); } };
 
 /** A fresh browser context (own Cache Storage) with the test page open. */
 async function open(t, { server = plain, page: pageName = 'test.html', initScript, query = '' } = {}) {
@@ -330,7 +336,7 @@ test('sources: Response, ArrayBuffer, Uint8Array; repeat and several prompts', 1
       const src = await make();
       const m = await MoMask.load(src, { backend: 'cpu' });
       const motion = await m.generate('a person walks forward', { frames: 40, greedy: true });
-      res.push({ kind: src.constructor.name, joints: Array.from(motion.joints), stillUsable: src instanceof Uint8Array ? src.length : src.byteLength });
+      res.push({ kind: src.constructor.name, joints: Array.from(motion.joints), stillUsable: src instanceof Uint8Array ? src.length : src instanceof ArrayBuffer ? src.byteLength : 1 });
       if (src instanceof Uint8Array) {
         const many = await m.generate('a person walks forward', { frames: 40, repeat: 3, seed: 5 });
         const two = await m.generate(['a person walks forward', 'someone jumps'], { frames: 20, greedy: true });
@@ -462,6 +468,16 @@ test('package without a bundler (<script type="module">)', 120_000, async (t) =>
   const { page } = await open(t, { page: 'plain.html', query: `?model=${BUNDLE}&backend=cpu&frames=40` });
   const r = await withTimeout(page.evaluate(() => window.plainResult), 100_000, 'plain.html');
   assert(r.backend === 'cpu' && r.frames === 40 && maxAbsDiff(r.joints, WALK.ref.joints) <= TOL, 'plain page parity');
+});
+
+test('TypeScript types (tsc --strict on tests-web/types.ts)', 120_000, async () => {
+  const { execFile } = await import('node:child_process');
+  const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+  await new Promise((resolve, reject) =>
+    execFile(path.join(root, 'node_modules/.bin/tsc'), ['--noEmit', '--strict', '--target', 'es2022', '--module', 'es2022', '--moduleResolution', 'bundler', '--lib', 'es2022,dom', path.join(root, 'tests-web/types.ts')], (err, stdout, stderr) =>
+      err ? reject(new Error(`tsc: ${stdout}${stderr}`)) : resolve(),
+    ),
+  );
 });
 
 let bench = null;

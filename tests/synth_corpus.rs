@@ -23,7 +23,10 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push((p.strip_prefix(dir).unwrap().display().to_string(), fs::read(&p).unwrap()));
+                out.push((
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    fs::read(&p).unwrap(),
+                ));
             }
         }
     }
@@ -54,9 +57,16 @@ fn same_seed_same_bytes_and_loads_back() {
         assert!(x.1 == y.1, "{} differs between identical seeds", x.0);
     }
     let fc = files(&c);
-    assert!(fa.iter().zip(&fc).any(|(x, y)| x.1 != y.1), "different seeds gave identical corpora");
+    assert!(
+        fa.iter().zip(&fc).any(|(x, y)| x.1 != y.1),
+        "different seeds gave identical corpora"
+    );
 
-    assert!(ra.roundtrip_max_mm < 50.0, "round trip {} mm", ra.roundtrip_max_mm);
+    assert!(
+        ra.roundtrip_max_mm < 50.0,
+        "round trip {} mm",
+        ra.roundtrip_max_mm
+    );
     assert!(ra.max_bone_err_mm < 1.0);
     assert_eq!(ra.train + ra.val + ra.test, 30);
 

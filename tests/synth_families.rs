@@ -35,7 +35,11 @@ fn every_family_is_physically_clean() {
             assert_eq!(b.features.len(), (f - 1) * 263);
             assert!(b.features.iter().all(|v| v.is_finite()));
         }
-        let skate = if skate_n == 0 { 0.0 } else { 100.0 * skate_sum / skate_n as f64 };
+        let skate = if skate_n == 0 {
+            0.0
+        } else {
+            100.0 * skate_sum / skate_n as f64
+        };
         table.push(format!(
             "{:<14} skate {:.3} cm/frame  bone {:.4} mm  min_y {:.2} cm  acc {:.0} m/s²  round trip {:.3} mm",
             fam.name,
@@ -50,7 +54,15 @@ fn every_family_is_physically_clean() {
             (skate < skate_bound, "foot skate"),
             (worst_bone < 1e-3, "bone length"),
             (min_y > -0.01, "floor penetration"),
-            (max_acc < if matches!(fam.name, "run" | "sprint") { 400.0 } else { 250.0 }, "acceleration spike"),
+            (
+                max_acc
+                    < if matches!(fam.name, "run" | "sprint") {
+                        400.0
+                    } else {
+                        250.0
+                    },
+                "acceleration spike",
+            ),
             (worst_rt < 0.005, "feature round trip"),
         ];
         for (ok, what) in checks {
@@ -85,11 +97,19 @@ fn captions_match_labels() {
                     assert!(!lc.contains(other), "{}: '{c}' mentions '{other}'", fam.name);
                 }
                 if side == "both" {
-                    assert!(lc.contains("both") || lc.contains("each") || lc.contains("alternating"), "{}: '{c}'", fam.name);
+                    assert!(
+                        lc.contains("both") || lc.contains("each") || lc.contains("alternating"),
+                        "{}: '{c}'",
+                        fam.name
+                    );
                 }
                 if p.family == "walk_circle" {
                     let d = p.str("direction");
-                    let ok = if d == "counterclockwise" { lc.contains("counterclockwise") || lc.contains("anticlockwise") } else { lc.contains("clockwise") && !lc.contains("counterclockwise") || lc.contains("clock's") };
+                    let ok = if d == "counterclockwise" {
+                        lc.contains("counterclockwise") || lc.contains("anticlockwise")
+                    } else {
+                        lc.contains("clockwise") && !lc.contains("counterclockwise") || lc.contains("clock's")
+                    };
                     assert!(ok, "'{c}' vs {d}");
                 }
                 assert!(c.ends_with('.'));
@@ -114,8 +134,16 @@ fn compositions_have_ordered_parts_and_then() {
             last = p.start;
         }
         assert!(b.metrics.bone_err < 1e-3, "bone {}", b.metrics.bone_err);
-        assert!(b.metrics.min_y > -0.01, "{:?}: min y {}", b.motion.parts.iter().map(|p| p.part.family).collect::<Vec<_>>(), b.metrics.min_y);
-        assert!(b.captions.iter().any(|c| c.contains("then") || c.contains("before") || c.contains("after") || c.contains("followed")));
+        assert!(
+            b.metrics.min_y > -0.01,
+            "{:?}: min y {}",
+            b.motion.parts.iter().map(|p| p.part.family).collect::<Vec<_>>(),
+            b.metrics.min_y
+        );
+        assert!(b.captions.iter().any(|c| c.contains("then")
+            || c.contains("before")
+            || c.contains("after")
+            || c.contains("followed")));
     }
     assert!(family_names().len() >= 25);
 }

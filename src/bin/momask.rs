@@ -13,7 +13,11 @@ use momask::sample::sampler::Draw;
 use momask::{Error, MoMask};
 
 #[derive(Parser)]
-#[command(name = "momask", version, about = "MoMask text-to-motion, natively and in the browser")]
+#[command(
+    name = "momask",
+    version,
+    about = "MoMask text-to-motion, natively and in the browser"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,6 +33,36 @@ enum Command {
     Bench(BenchArgs),
     /// Build the procedural motion corpus in the HumanML3D layout.
     Synth(SynthArgs),
+    /// Re-encode a bundle as f16, q8 or q4-mixed.
+    Quantize(QuantizeArgs),
+    /// Write a bundle of seeded random weights (official, kit or small sizes) for size and
+    /// speed measurements without the official files.
+    RandomBundle(RandomBundleArgs),
+}
+
+#[derive(Args)]
+struct RandomBundleArgs {
+    /// official, kit or small.
+    #[arg(long, default_value = "official")]
+    config: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// CLIP's bpe_simple_vocab_16e6.txt.gz (stored in the bundle for the tokenizer).
+    #[arg(long)]
+    clip_vocab: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct QuantizeArgs {
+    #[arg(long = "in")]
+    input: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    /// f32, f16, q8 or q4-mixed.
+    #[arg(long)]
+    scheme: String,
 }
 
 /// Default model shipped with the repository (the demo model, a q8 bundle).
@@ -126,6 +160,10 @@ struct BenchArgs {
     /// End the output with one JSON line of the same numbers.
     #[arg(long)]
     json: bool,
+    /// Instead of timing: compare bundles (the first is the reference) by greedy decoding of a
+    /// fixed prompt set: token agreement, joint error, size and load time.
+    #[arg(long, num_args = 2.., value_name = "BUNDLE")]
+    fidelity: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -151,6 +189,8 @@ fn main() -> ExitCode {
         Command::Convert(a) => run_convert(a),
         Command::Bench(a) => run_bench(a),
         Command::Synth(a) => run_synth(a),
+        Command::Quantize(a) => run_quantize(a),
+        Command::RandomBundle(a) => run_random_bundle(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -170,7 +210,9 @@ fn parse_length(s: &str) -> Result<Length, String> {
     if s.eq_ignore_ascii_case("auto") {
         return Ok(Length::Auto);
     }
-    s.parse::<usize>().map(Length::Frames).map_err(|_| format!("length '{s}' is neither a frame count nor 'auto'"))
+    s.parse::<usize>()
+        .map(Length::Frames)
+        .map_err(|_| format!("length '{s}' is neither a frame count nor 'auto'"))
 }
 
 /// Prompt-file lines: `text`, `text#frames` or `text#auto`. Lines are trimmed, so unlike the
@@ -183,7 +225,10 @@ fn parse_prompts(text: &str, default: Length) -> Result<Vec<Request>, String> {
             continue;
         }
         let request = match line.rsplit_once('#') {
-            Some((prompt, len)) => Request::new(prompt.trim(), parse_length(len).map_err(|e| format!("line {}: {e}", i + 1))?),
+            Some((prompt, len)) => Request::new(
+                prompt.trim(),
+                parse_length(len).map_err(|e| format!("line {}: {e}", i + 1))?,
+            ),
             None => Request::new(line, default),
         };
         if request.text.is_empty() {
@@ -207,15 +252,29 @@ fn output_path(out: &Path, index: usize, total: usize) -> PathBuf {
 }
 
 fn write_motion(path: &Path, joints: &JointPositions, foot_ik: bool) -> Result<(), String> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let bytes = match ext.as_str() {
         "json" => joints.to_json().into_bytes(),
         "npy" => joints.to_npy_bytes().map_err(|e| e.to_string())?,
         "bvh" => {
-            let opts = momask::motion::bvh::BvhOptions { foot_ik, ..Default::default() };
-            momask::motion::bvh::joints_to_bvh(joints, &opts).map_err(|e| e.to_string())?.to_string().into_bytes()
+            let opts = momask::motion::bvh::BvhOptions {
+                foot_ik,
+                ..Default::default()
+            };
+            momask::motion::bvh::joints_to_bvh(joints, &opts)
+                .map_err(|e| e.to_string())?
+                .to_string()
+                .into_bytes()
         }
-        other => return Err(format!("unknown output format '.{other}' (use .bvh, .json or .npy)")),
+        other => {
+            return Err(format!(
+                "unknown output format '.{other}' (use .bvh, .json or .npy)"
+            ));
+        }
     };
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
@@ -225,7 +284,8 @@ fn run_generate(a: GenerateArgs) -> Result<(), String> {
     let mut requests = match (&a.text, &a.prompts) {
         (Some(text), None) => vec![Request::new(text.clone(), default_length)],
         (None, Some(path)) => {
-            let text = String::from_utf8(read_file(path)?).map_err(|_| format!("{} is not UTF-8", path.display()))?;
+            let text = String::from_utf8(read_file(path)?)
+                .map_err(|_| format!("{} is not UTF-8", path.display()))?;
             parse_prompts(&text, default_length)?
         }
         _ => return Err("give --text \"…\" or --prompts <file>".into()),
@@ -233,13 +293,21 @@ fn run_generate(a: GenerateArgs) -> Result<(), String> {
     if a.repeat == 0 || a.repeat > 100 {
         return Err(format!("--repeat {} is outside 1..=100", a.repeat));
     }
-    requests = requests.iter().flat_map(|r| std::iter::repeat_n(r.clone(), a.repeat)).collect();
+    requests = requests
+        .iter()
+        .flat_map(|r| std::iter::repeat_n(r.clone(), a.repeat))
+        .collect();
     let backend: Backend = a.backend.parse().map_err(|e: Error| e.to_string())?;
     let device = backend.device().map_err(|e| e.to_string())?;
     let started = Instant::now();
     let bytes = read_file(&a.model)?;
-    let model = MoMask::from_bundle_bytes(&bytes, &device).map_err(|e| format!("{}: {e}", a.model.display()))?;
-    eprintln!("loaded {} in {:.2} s on {backend}", a.model.display(), started.elapsed().as_secs_f64());
+    let model =
+        MoMask::from_bundle_bytes(&bytes, &device).map_err(|e| format!("{}: {e}", a.model.display()))?;
+    eprintln!(
+        "loaded {} in {:.2} s on {backend}",
+        a.model.display(),
+        started.elapsed().as_secs_f64()
+    );
     let opts = GenerateOptions {
         steps: a.steps,
         cond_scale: a.cond_scale,
@@ -249,7 +317,11 @@ fn run_generate(a: GenerateArgs) -> Result<(), String> {
         draw: if a.greedy { Draw::Greedy } else { Draw::Categorical },
         sample_length: !a.greedy,
         seed: a.seed,
-        batch_decode: if a.per_sample_decode { BatchDecode::PerSample } else { BatchDecode::Padded },
+        batch_decode: if a.per_sample_decode {
+            BatchDecode::PerSample
+        } else {
+            BatchDecode::Padded
+        },
         ..GenerateOptions::default()
     };
     let started = Instant::now();
@@ -259,13 +331,28 @@ fn run_generate(a: GenerateArgs) -> Result<(), String> {
         }
     };
     let cancelled = || false;
-    let mut hooks = Hooks { progress: &mut progress, cancelled: &cancelled };
-    let motions = pollster::block_on(momask::generate(&model, &requests, &opts, &mut hooks, None)).map_err(|e| e.to_string())?;
-    eprintln!("\rgenerated {} motion(s) in {:.2} s", motions.len(), started.elapsed().as_secs_f64());
+    let mut hooks = Hooks {
+        progress: &mut progress,
+        cancelled: &cancelled,
+    };
+    let motions = pollster::block_on(momask::generate(&model, &requests, &opts, &mut hooks, None))
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "\rgenerated {} motion(s) in {:.2} s",
+        motions.len(),
+        started.elapsed().as_secs_f64()
+    );
     for (i, m) in motions.iter().enumerate() {
         let path = output_path(&a.out, i, motions.len());
         write_motion(&path, &m.joints, !a.no_foot_ik)?;
-        println!("{}: \"{}\" — {} frames ({:.1} s) → {}", i, m.text, m.frames(), m.frames() as f32 / m.fps, path.display());
+        println!(
+            "{}: \"{}\" — {} frames ({:.1} s) → {}",
+            i,
+            m.text,
+            m.frames(),
+            m.frames() as f32 / m.fps,
+            path.display()
+        );
     }
     Ok(())
 }
@@ -299,7 +386,47 @@ fn run_convert(a: ConvertArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn run_random_bundle(a: RandomBundleArgs) -> Result<(), String> {
+    let config = momask::bench::preset(&a.config).map_err(|e| e.to_string())?;
+    let vocab = read_file(&a.clip_vocab)?;
+    let bytes = momask::model::random_bundle(config, a.seed, vocab).map_err(|e| e.to_string())?;
+    std::fs::write(&a.out, &bytes).map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
+    println!(
+        "wrote {} ({:.1} MB, random weights)",
+        a.out.display(),
+        bytes.len() as f64 / 1e6
+    );
+    Ok(())
+}
+
+fn run_quantize(a: QuantizeArgs) -> Result<(), String> {
+    let scheme: momask::quant::Scheme = a.scheme.parse()?;
+    let bytes = read_file(&a.input)?;
+    let started = Instant::now();
+    let out =
+        momask::quant::quantize_bundle(&bytes, scheme).map_err(|e| format!("{}: {e}", a.input.display()))?;
+    std::fs::write(&a.out, &out).map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
+    println!(
+        "wrote {} ({}): {:.1} MB → {:.1} MB in {:.1} s",
+        a.out.display(),
+        scheme.name(),
+        bytes.len() as f64 / 1e6,
+        out.len() as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn run_bench(a: BenchArgs) -> Result<(), String> {
+    if !a.fidelity.is_empty() {
+        let backend: Backend = a.backend.parse().map_err(|e: Error| e.to_string())?;
+        let rows = momask::bench::fidelity(&a.fidelity, backend).map_err(|e| e.to_string())?;
+        print!("{}", momask::bench::fidelity_table(&rows));
+        if a.json {
+            println!("{}", serde_json::to_string(&rows).map_err(|e| e.to_string())?);
+        }
+        return Ok(());
+    }
     let report = momask::bench::run(&momask::bench::BenchConfig {
         config: a.config,
         frames: a.frames,

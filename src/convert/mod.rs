@@ -58,16 +58,32 @@ pub enum ConvertError {
     Structure { context: String, message: String },
     /// A required key is missing; `available` lists the keys that are there.
     #[error("'{file}' has no key {key}; available: {available:?}")]
-    MissingKey { file: String, key: String, available: Vec<String> },
+    MissingKey {
+        file: String,
+        key: String,
+        available: Vec<String>,
+    },
     /// A tensor has the wrong shape.
     #[error("tensor '{tensor}' has shape {got:?}, expected {expected}")]
-    BadShape { tensor: String, expected: String, got: Vec<usize> },
+    BadShape {
+        tensor: String,
+        expected: String,
+        got: Vec<usize>,
+    },
     /// A tensor has a dtype that the caller cannot use.
     #[error("tensor '{tensor}' has dtype {got:?}, expected {expected}")]
-    BadDtype { tensor: String, expected: String, got: RawDtype },
+    BadDtype {
+        tensor: String,
+        expected: String,
+        got: RawDtype,
+    },
     /// An `opt.txt` line or value is malformed or has the wrong type.
     #[error("opt file '{file}', key '{key}': {message}")]
-    Opt { file: String, key: String, message: String },
+    Opt {
+        file: String,
+        key: String,
+        message: String,
+    },
     /// Two sources disagree (e.g. the `vq_name` of the transformers and the VQ folder).
     #[error("inconsistent checkpoints: {0}")]
     Inconsistent(String),
@@ -95,7 +111,10 @@ impl ConvertError {
     pub fn in_file(self, file: impl Into<String>) -> Self {
         match self {
             e @ (ConvertError::Io { .. } | ConvertError::InFile { .. }) => e,
-            e => ConvertError::InFile { file: file.into(), source: Box::new(e) },
+            e => ConvertError::InFile {
+                file: file.into(),
+                source: Box::new(e),
+            },
         }
     }
 

@@ -121,18 +121,28 @@ struct Reader {
 
 impl Reader {
     fn label(&self, path: &Path) -> String {
-        path.strip_prefix(&self.root).unwrap_or(path).display().to_string()
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
     }
 
     fn io_err(path: &Path, source: std::io::Error) -> ConvertError {
-        ConvertError::Io { path: path.display().to_string(), source }
+        ConvertError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 
     /// Reads a small file whole.
     fn read(&mut self, path: &Path) -> Result<Vec<u8>, ConvertError> {
         let bytes = std::fs::read(path).map_err(|e| Self::io_err(path, e))?;
         let sha256 = hex(&Sha256::digest(&bytes));
-        self.sources.push(SourceFile { path: self.label(path), size: bytes.len() as u64, sha256 });
+        self.sources.push(SourceFile {
+            path: self.label(path),
+            size: bytes.len() as u64,
+            sha256,
+        });
         Ok(bytes)
     }
 
@@ -153,15 +163,22 @@ impl Reader {
             hasher.update(&buf[..n]);
             size += n as u64;
         }
-        self.sources.push(SourceFile { path: self.label(path), size, sha256: hex(&hasher.finalize()) });
+        self.sources.push(SourceFile {
+            path: self.label(path),
+            size,
+            sha256: hex(&hasher.finalize()),
+        });
         let file = File::open(path).map_err(|e| Self::io_err(path, e))?;
         Ok(BufReader::with_capacity(1 << 16, file))
     }
 
     fn opt(&mut self, path: &Path) -> Result<Opt, ConvertError> {
         let bytes = self.read(path)?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| ConvertError::Opt { file: self.label(path), key: String::new(), message: "not UTF-8".into() })?;
+        let text = String::from_utf8(bytes).map_err(|_| ConvertError::Opt {
+            file: self.label(path),
+            key: String::new(),
+            message: "not UTF-8".into(),
+        })?;
         Opt::parse(&text, self.label(path))
     }
 
@@ -172,8 +189,13 @@ impl Reader {
 
     fn npy_f32(&mut self, path: &Path) -> Result<Vec<f32>, ConvertError> {
         let bytes = self.read(path)?;
-        let npy_err = |source| ConvertError::Npy { path: path.display().to_string(), source };
-        NpyArray::from_bytes(&bytes).and_then(|a| a.to_f32()).map_err(npy_err)
+        let npy_err = |source| ConvertError::Npy {
+            path: path.display().to_string(),
+            source,
+        };
+        NpyArray::from_bytes(&bytes)
+            .and_then(|a| a.to_f32())
+            .map_err(npy_err)
     }
 }
 
@@ -186,15 +208,25 @@ pub fn read_official(src: &OfficialSources) -> Result<OfficialCheckpoints, Conve
     let root = &src.checkpoints;
     let dataset = match &src.dataset {
         Some(d) if d == "t2m" || d == "kit" => d.clone(),
-        Some(d) => return Err(ConvertError::Inconsistent(format!("dataset must be 't2m' or 'kit', not '{d}'"))),
+        Some(d) => {
+            return Err(ConvertError::Inconsistent(format!(
+                "dataset must be 't2m' or 'kit', not '{d}'"
+            )));
+        }
         None => {
-            let present: Vec<&str> = ["t2m", "kit"].into_iter().filter(|d| root.join(d).is_dir()).collect();
+            let present: Vec<&str> = ["t2m", "kit"]
+                .into_iter()
+                .filter(|d| root.join(d).is_dir())
+                .collect();
             match present.as_slice() {
                 [one] => one.to_string(),
                 [] => {
                     return Err(ConvertError::Io {
                         path: root.display().to_string(),
-                        source: std::io::Error::new(std::io::ErrorKind::NotFound, "neither t2m/ nor kit/ is in this folder"),
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "neither t2m/ nor kit/ is in this folder",
+                        ),
                     });
                 }
                 _ => {
@@ -210,13 +242,22 @@ pub fn read_official(src: &OfficialSources) -> Result<OfficialCheckpoints, Conve
     let suffix = if kit { "_k" } else { "" };
     let dim_pose = if kit { 251 } else { 263 };
     let ds = root.join(&dataset);
-    let mut rd = Reader { root: root.clone(), sources: Vec::new() };
+    let mut rd = Reader {
+        root: root.clone(),
+        sources: Vec::new(),
+    };
     let mut warnings = Vec::new();
 
     // Transformer options first: gen_t2m.py takes the VQ folder from the masked
     // transformer's `vq_name`, and asserts that the residual transformer uses the same.
-    let mask_name = src.mask_name.clone().unwrap_or_else(|| format!("{MASK_NAME}{suffix}"));
-    let res_name = src.res_name.clone().unwrap_or_else(|| format!("{RES_NAME}{suffix}"));
+    let mask_name = src
+        .mask_name
+        .clone()
+        .unwrap_or_else(|| format!("{MASK_NAME}{suffix}"));
+    let res_name = src
+        .res_name
+        .clone()
+        .unwrap_or_else(|| format!("{RES_NAME}{suffix}"));
     let mask_opt = rd.opt(&ds.join(&mask_name).join("opt.txt"))?;
     let res_opt = rd.opt(&ds.join(&res_name).join("opt.txt"))?;
     let mask_vq = mask_opt.get_str("vq_name")?.to_string();
@@ -237,16 +278,27 @@ pub fn read_official(src: &OfficialSources) -> Result<OfficialCheckpoints, Conve
         None => mask_vq,
     };
     if vq_name != format!("{VQ_NAME}{suffix}") {
-        warnings.push(format!("VQ folder '{vq_name}' is not the official '{VQ_NAME}{suffix}'"));
+        warnings.push(format!(
+            "VQ folder '{vq_name}' is not the official '{VQ_NAME}{suffix}'"
+        ));
     }
 
     let vq_dir = ds.join(&vq_name);
     let vq_opt = rd.opt(&vq_dir.join("opt.txt"))?;
-    let vq = rd.state_dict(&vq_dir.join("model").join("net_best_fid.tar"), &["vq_model", "net"])?;
+    let vq = rd.state_dict(
+        &vq_dir.join("model").join("net_best_fid.tar"),
+        &["vq_model", "net"],
+    )?;
     let mean = rd.npy_f32(&vq_dir.join("meta").join("mean.npy"))?;
     let std = rd.npy_f32(&vq_dir.join("meta").join("std.npy"))?;
-    let mask = rd.state_dict(&ds.join(&mask_name).join("model").join("latest.tar"), &["t2m_transformer", "trans"])?;
-    let res = rd.state_dict(&ds.join(&res_name).join("model").join("net_best_fid.tar"), &["res_transformer"])?;
+    let mask = rd.state_dict(
+        &ds.join(&mask_name).join("model").join("latest.tar"),
+        &["t2m_transformer", "trans"],
+    )?;
+    let res = rd.state_dict(
+        &ds.join(&res_name).join("model").join("net_best_fid.tar"),
+        &["res_transformer"],
+    )?;
     let len_path = ds.join(LEN_NAME).join("model").join("finest.tar");
     let length_estimator = if len_path.is_file() {
         Some(rd.state_dict(&len_path, &["estimator"])?)
@@ -260,12 +312,15 @@ pub fn read_official(src: &OfficialSources) -> Result<OfficialCheckpoints, Conve
 
     // CLIP: streamed (the official file is 350 MB).
     let clip_reader = rd.open_streamed(&src.clip)?;
-    let clip = clip_state_dict_from_reader(clip_reader).map_err(|e| e.in_file(src.clip.display().to_string()))?;
+    let clip =
+        clip_state_dict_from_reader(clip_reader).map_err(|e| e.in_file(src.clip.display().to_string()))?;
     let clip_config = match &src.clip_config {
         Some(p) => {
             let bytes = rd.read(p)?;
-            let v: serde_json::Value = serde_json::from_slice(&bytes)
-                .map_err(|e| ConvertError::Json { path: p.display().to_string(), message: e.to_string() })?;
+            let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| ConvertError::Json {
+                path: p.display().to_string(),
+                message: e.to_string(),
+            })?;
             Some((p.display().to_string(), v))
         }
         None => None,
@@ -345,15 +400,28 @@ pub fn get_tensor<'a>(sd: &'a StateDict, file: &str, key: &str) -> Result<&'a Ra
         if sd.len() > SHOWN {
             available.push(format!("… ({} more)", sd.len() - SHOWN));
         }
-        ConvertError::MissingKey { file: file.into(), key: format!("'{key}'"), available }
+        ConvertError::MissingKey {
+            file: file.into(),
+            key: format!("'{key}'"),
+            available,
+        }
     })
 }
 
 /// Checks that `key` exists with shape `want`.
-pub fn expect_shape<'a>(sd: &'a StateDict, file: &str, key: &str, want: &[usize]) -> Result<&'a RawTensor, ConvertError> {
+pub fn expect_shape<'a>(
+    sd: &'a StateDict,
+    file: &str,
+    key: &str,
+    want: &[usize],
+) -> Result<&'a RawTensor, ConvertError> {
     let t = get_tensor(sd, file, key)?;
     if t.shape != want {
-        return Err(ConvertError::BadShape { tensor: format!("{file}: {key}"), expected: format!("{want:?}"), got: t.shape.clone() });
+        return Err(ConvertError::BadShape {
+            tensor: format!("{file}: {key}"),
+            expected: format!("{want:?}"),
+            got: t.shape.clone(),
+        });
     }
     Ok(t)
 }
@@ -373,7 +441,9 @@ fn check_vq(sd: &StateDict, file: &str, opt: &Opt, dim_pose: usize) -> Result<Vq
     let down_t = opt.get_usize("down_t")?;
     let emb = opt.get_usize("output_emb_width")?;
     // The number of quantizers is the number of codebooks.
-    let q = (0..).take_while(|q| sd.contains_key(&format!("quantizer.layers.{q}.codebook"))).count();
+    let q = (0..)
+        .take_while(|q| sd.contains_key(&format!("quantizer.layers.{q}.codebook")))
+        .count();
     if q != q_opt {
         return Err(ConvertError::Inconsistent(format!(
             "{file} has {q} codebooks but {} says num_quantizers {q_opt}",
@@ -381,24 +451,49 @@ fn check_vq(sd: &StateDict, file: &str, opt: &Opt, dim_pose: usize) -> Result<Vq
         )));
     }
     for i in 0..q {
-        expect_shape(sd, file, &format!("quantizer.layers.{i}.codebook"), &[nb_code, code_dim])?;
+        expect_shape(
+            sd,
+            file,
+            &format!("quantizer.layers.{i}.codebook"),
+            &[nb_code, code_dim],
+        )?;
     }
     expect_shape(sd, file, "encoder.model.0.weight", &[width, dim_pose, 3])?;
     // encoder.model: conv, relu, down_t blocks, final conv (width → output_emb_width).
-    expect_shape(sd, file, &format!("encoder.model.{}.weight", 2 + down_t), &[emb, width, 3])?;
+    expect_shape(
+        sd,
+        file,
+        &format!("encoder.model.{}.weight", 2 + down_t),
+        &[emb, width, 3],
+    )?;
     expect_shape(sd, file, "decoder.model.0.weight", &[width, emb, 3])?;
     // decoder.model: conv, relu, down_t blocks, conv, relu, final conv (width → dim_pose).
-    expect_shape(sd, file, &format!("decoder.model.{}.weight", 4 + down_t), &[dim_pose, width, 3])?;
+    expect_shape(
+        sd,
+        file,
+        &format!("decoder.model.{}.weight", 4 + down_t),
+        &[dim_pose, width, 3],
+    )?;
     if emb != code_dim {
         return Err(ConvertError::Inconsistent(format!(
             "{}: output_emb_width {emb} differs from code_dim {code_dim}",
             opt.file
         )));
     }
-    Ok(VqDims { nb_code, code_dim, num_quantizers: q })
+    Ok(VqDims {
+        nb_code,
+        code_dim,
+        num_quantizers: q,
+    })
 }
 
-fn check_transformer(sd: &StateDict, file: &str, opt: &Opt, vq: &VqDims, residual: bool) -> Result<(), ConvertError> {
+fn check_transformer(
+    sd: &StateDict,
+    file: &str,
+    opt: &Opt,
+    vq: &VqDims,
+    residual: bool,
+) -> Result<(), ConvertError> {
     let latent = opt.get_usize("latent_dim")?;
     let ff = opt.get_usize("ff_size")?;
     let n_layers = opt.get_usize("n_layers")?;
@@ -424,19 +519,34 @@ fn check_transformer(sd: &StateDict, file: &str, opt: &Opt, vq: &VqDims, residua
     }
     for i in 0..n_layers {
         let p = format!("seqTransEncoder.layers.{i}");
-        expect_shape(sd, file, &format!("{p}.self_attn.in_proj_weight"), &[3 * latent, latent])?;
-        expect_shape(sd, file, &format!("{p}.self_attn.out_proj.weight"), &[latent, latent])?;
+        expect_shape(
+            sd,
+            file,
+            &format!("{p}.self_attn.in_proj_weight"),
+            &[3 * latent, latent],
+        )?;
+        expect_shape(
+            sd,
+            file,
+            &format!("{p}.self_attn.out_proj.weight"),
+            &[latent, latent],
+        )?;
         expect_shape(sd, file, &format!("{p}.linear1.weight"), &[ff, latent])?;
         expect_shape(sd, file, &format!("{p}.linear2.weight"), &[latent, ff])?;
     }
     let extra = format!("seqTransEncoder.layers.{n_layers}.");
     if sd.keys().any(|key| key.starts_with(&extra)) {
-        return Err(ConvertError::Inconsistent(format!("{file} has more than the {n_layers} layers of {}", opt.file)));
+        return Err(ConvertError::Inconsistent(format!(
+            "{file} has more than the {n_layers} layers of {}",
+            opt.file
+        )));
     }
     if residual {
         let classes = k + 1; // codes + pad
         if q < 2 {
-            return Err(ConvertError::Inconsistent(format!("a residual transformer needs ≥ 2 quantizers, the VQ has {q}")));
+            return Err(ConvertError::Inconsistent(format!(
+                "a residual transformer needs ≥ 2 quantizers, the VQ has {q}"
+            )));
         }
         expect_shape(sd, file, "quant_emb.weight", &[latent, q])?;
         expect_shape(sd, file, "output_process.poseFinal.weight", &[cd, latent])?;
@@ -464,7 +574,11 @@ struct ClipDims {
     vocab: usize,
 }
 
-fn check_clip(sd: &StateDict, file: &str, config: Option<&(String, serde_json::Value)>) -> Result<ClipDims, ConvertError> {
+fn check_clip(
+    sd: &StateDict,
+    file: &str,
+    config: Option<&(String, serde_json::Value)>,
+) -> Result<ClipDims, ConvertError> {
     let dim = |key: &str, axis: usize| -> Result<usize, ConvertError> {
         let t = get_tensor(sd, file, key)?;
         t.shape.get(axis).copied().ok_or_else(|| ConvertError::BadShape {
@@ -486,10 +600,18 @@ fn check_clip(sd: &StateDict, file: &str, config: Option<&(String, serde_json::V
     let n_layers = layers.len();
     let heads_from_config = match config {
         Some((path, cfg)) => {
-            let get = |key: &str| cfg.get(key).and_then(serde_json::Value::as_u64).map(|v| v as usize);
-            for (key, have) in
-                [("transformer_width", width), ("transformer_layers", n_layers), ("embed_dim", embed_dim), ("context_length", context), ("vocab_size", vocab)]
-            {
+            let get = |key: &str| {
+                cfg.get(key)
+                    .and_then(serde_json::Value::as_u64)
+                    .map(|v| v as usize)
+            };
+            for (key, have) in [
+                ("transformer_width", width),
+                ("transformer_layers", n_layers),
+                ("embed_dim", embed_dim),
+                ("context_length", context),
+                ("vocab_size", vocab),
+            ] {
                 if let Some(want) = get(key)
                     && want != have
                 {
@@ -515,7 +637,9 @@ fn check_clip(sd: &StateDict, file: &str, config: Option<&(String, serde_json::V
         }
     };
     if heads == 0 || width % heads != 0 {
-        return Err(ConvertError::Inconsistent(format!("CLIP: {heads} heads do not divide width {width}")));
+        return Err(ConvertError::Inconsistent(format!(
+            "CLIP: {heads} heads do not divide width {width}"
+        )));
     }
     expect_shape(sd, file, "token_embedding.weight", &[vocab, width])?;
     expect_shape(sd, file, "positional_embedding", &[context, width])?;
@@ -530,5 +654,12 @@ fn check_clip(sd: &StateDict, file: &str, config: Option<&(String, serde_json::V
         expect_shape(sd, file, &format!("{p}.mlp.c_proj.weight"), &[width, 4 * width])?;
         expect_shape(sd, file, &format!("{p}.ln_2.weight"), &[width])?;
     }
-    Ok(ClipDims { heads, layers: n_layers, width, embed_dim, context, vocab })
+    Ok(ClipDims {
+        heads,
+        layers: n_layers,
+        width,
+        embed_dim,
+        context,
+        vocab,
+    })
 }

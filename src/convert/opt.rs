@@ -64,10 +64,18 @@ fn type_value(raw: &str) -> Option<OptValue> {
     let one_sign = raw.trim();
     let unsigned = one_sign.strip_prefix(['-', '+']).unwrap_or(one_sign);
     if is_float_literal(stripped) {
-        return if unsigned == stripped { one_sign.parse().ok().map(OptValue::Float) } else { None };
+        return if unsigned == stripped {
+            one_sign.parse().ok().map(OptValue::Float)
+        } else {
+            None
+        };
     }
     if is_digits(stripped) {
-        return if unsigned == stripped { one_sign.parse().ok().map(OptValue::Int) } else { None };
+        return if unsigned == stripped {
+            one_sign.parse().ok().map(OptValue::Int)
+        } else {
+            None
+        };
     }
     Some(OptValue::Str(raw.to_string()))
 }
@@ -121,8 +129,10 @@ impl Opt {
 
     /// Reads and parses an `opt.txt` file.
     pub fn read(path: &Path) -> Result<Self, ConvertError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConvertError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConvertError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::parse(&text, path.display().to_string())
     }
 
@@ -132,7 +142,11 @@ impl Opt {
     }
 
     fn err(&self, key: &str, message: impl Into<String>) -> ConvertError {
-        ConvertError::Opt { file: self.file.clone(), key: key.into(), message: message.into() }
+        ConvertError::Opt {
+            file: self.file.clone(),
+            key: key.into(),
+            message: message.into(),
+        }
     }
 
     fn require(&self, key: &str) -> Result<&OptValue, ConvertError> {

@@ -143,13 +143,20 @@ impl PickleValue {
 
     /// The value of string key `key`, if this is a `Dict` that has it.
     pub fn get(&self, key: &str) -> Option<&PickleValue> {
-        self.as_dict()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
+        self.as_dict()?
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
     }
 
     /// The keys of a `Dict`, rendered as strings (string keys verbatim, others debug-printed).
     pub fn dict_keys(&self) -> Vec<String> {
         self.as_dict()
-            .map(|d| d.iter().map(|(k, _)| k.as_str().map_or_else(|| format!("{k:?}"), str::to_string)).collect())
+            .map(|d| {
+                d.iter()
+                    .map(|(k, _)| k.as_str().map_or_else(|| format!("{k:?}"), str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -256,7 +263,12 @@ fn resolve_global(module: &str, name: &str) -> Result<Global, ConvertError> {
         (m, n) if (m == "__torch__" || m.starts_with("__torch__.")) && is_identifier(n) => {
             Global::ScriptClass(format!("{m}.{n}"))
         }
-        _ => return Err(ConvertError::ForbiddenGlobal { module: module.to_string(), name: name.to_string() }),
+        _ => {
+            return Err(ConvertError::ForbiddenGlobal {
+                module: module.to_string(),
+                name: name.to_string(),
+            });
+        }
     };
     Ok(g)
 }
@@ -278,10 +290,17 @@ enum Node {
     List(Vec<Id>),
     Dict(Vec<(Id, Id)>),
     Set(Vec<Id>),
-    Global { module: String, name: String, kind: Global },
+    Global {
+        module: String,
+        name: String,
+        kind: Global,
+    },
     Storage(StorageRef),
     Tensor(TensorRef),
-    Object { class: String, state: Option<Id> },
+    Object {
+        class: String,
+        state: Option<Id>,
+    },
 }
 
 struct Unpickler<'a> {
@@ -298,11 +317,22 @@ struct Unpickler<'a> {
 
 impl<'a> Unpickler<'a> {
     fn new(data: &'a [u8]) -> Self {
-        Self { data, pos: 0, op_start: 0, nodes: Vec::new(), stack: Vec::new(), marks: Vec::new(), memo: HashMap::new() }
+        Self {
+            data,
+            pos: 0,
+            op_start: 0,
+            nodes: Vec::new(),
+            stack: Vec::new(),
+            marks: Vec::new(),
+            memo: HashMap::new(),
+        }
     }
 
     fn err(&self, message: impl Into<String>) -> ConvertError {
-        ConvertError::Pickle { offset: self.op_start, message: message.into() }
+        ConvertError::Pickle {
+            offset: self.op_start,
+            message: message.into(),
+        }
     }
 
     // ---- reading the byte stream ----
@@ -336,16 +366,20 @@ impl<'a> Unpickler<'a> {
     /// never trigger a huge allocation).
     fn len_checked(&self, n: u64) -> Result<usize, ConvertError> {
         let left = self.data.len().saturating_sub(self.pos);
-        usize::try_from(n)
-            .ok()
-            .filter(|&n| n <= left)
-            .ok_or_else(|| self.err(format!("truncated pickle: length {n} exceeds the {left} bytes left")))
+        usize::try_from(n).ok().filter(|&n| n <= left).ok_or_else(|| {
+            self.err(format!(
+                "truncated pickle: length {n} exceeds the {left} bytes left"
+            ))
+        })
     }
 
     /// A newline-terminated line (protocol-0 text arguments), without the newline.
     fn line(&mut self) -> Result<&'a str, ConvertError> {
         let rest = &self.data[self.pos.min(self.data.len())..];
-        let nl = rest.iter().position(|&b| b == b'\n').ok_or_else(|| self.err("truncated pickle: unterminated line"))?;
+        let nl = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| self.err("truncated pickle: unterminated line"))?;
         let line = &rest[..nl];
         self.pos += nl + 1;
         std::str::from_utf8(line).map_err(|_| self.err("text argument is not UTF-8"))
@@ -378,12 +412,18 @@ impl<'a> Unpickler<'a> {
         if self.stack.len() <= self.floor() {
             return Err(self.err("stack underflow (no object to modify)"));
         }
-        self.stack.last().copied().ok_or_else(|| self.err("stack underflow"))
+        self.stack
+            .last()
+            .copied()
+            .ok_or_else(|| self.err("stack underflow"))
     }
 
     /// Pops everything above the last `MARK`, and the mark itself.
     fn pop_mark(&mut self) -> Result<Vec<Id>, ConvertError> {
-        let m = self.marks.pop().ok_or_else(|| self.err("MARK expected but none is open"))?;
+        let m = self
+            .marks
+            .pop()
+            .ok_or_else(|| self.err("MARK expected but none is open"))?;
         if m > self.stack.len() {
             return Err(self.err("MARK above the stack top"));
         }
@@ -391,13 +431,20 @@ impl<'a> Unpickler<'a> {
     }
 
     fn memo_put(&mut self, key: u64) -> Result<(), ConvertError> {
-        let id = self.stack.last().copied().ok_or_else(|| self.err("memoising with an empty stack"))?;
+        let id = self
+            .stack
+            .last()
+            .copied()
+            .ok_or_else(|| self.err("memoising with an empty stack"))?;
         self.memo.insert(key, id);
         Ok(())
     }
 
     fn memo_get(&mut self, key: u64) -> Result<(), ConvertError> {
-        let id = *self.memo.get(&key).ok_or_else(|| self.err(format!("memo key {key} was never stored")))?;
+        let id = *self
+            .memo
+            .get(&key)
+            .ok_or_else(|| self.err(format!("memo key {key} was never stored")))?;
         self.stack.push(id);
         Ok(())
     }
@@ -493,7 +540,8 @@ impl<'a> Unpickler<'a> {
                 0x8b => {
                     // LONG4
                     let n = i32::from_le_bytes(self.arr()?);
-                    let n = self.len_checked(u64::try_from(n).map_err(|_| self.err("negative LONG4 length"))?)?;
+                    let n =
+                        self.len_checked(u64::try_from(n).map_err(|_| self.err("negative LONG4 length"))?)?;
                     let bytes = self.take(n)?;
                     let v = self.long_le(bytes)?;
                     self.push(Node::Int(v));
@@ -512,7 +560,9 @@ impl<'a> Unpickler<'a> {
                     // LONG (text), e.g. "123L"
                     let line = self.line()?;
                     let s = line.trim().trim_end_matches('L');
-                    let v = s.parse().map_err(|_| self.err(format!("bad or too large LONG '{line}'")))?;
+                    let v = s
+                        .parse()
+                        .map_err(|_| self.err(format!("bad or too large LONG '{line}'")))?;
                     self.push(Node::Int(v));
                 }
                 b'G' => {
@@ -521,7 +571,10 @@ impl<'a> Unpickler<'a> {
                 }
                 b'F' => {
                     let line = self.line()?;
-                    let v = line.trim().parse().map_err(|_| self.err(format!("bad FLOAT '{line}'")))?;
+                    let v = line
+                        .trim()
+                        .parse()
+                        .map_err(|_| self.err(format!("bad FLOAT '{line}'")))?;
                     self.push(Node::Float(v));
                 }
                 0x8c => {
@@ -538,7 +591,11 @@ impl<'a> Unpickler<'a> {
                 }
                 b'U' | b'T' => {
                     // SHORT_BINSTRING / BINSTRING: Python 2 byte strings, read as Latin-1.
-                    let n = if op == b'U' { self.byte()? as u64 } else { u32::from_le_bytes(self.arr()?) as u64 };
+                    let n = if op == b'U' {
+                        self.byte()? as u64
+                    } else {
+                        u32::from_le_bytes(self.arr()?) as u64
+                    };
                     let n = self.len_checked(n)?;
                     let s: String = self.take(n)?.iter().map(|&b| b as char).collect();
                     self.push(Node::Str(s));
@@ -633,7 +690,10 @@ impl<'a> Unpickler<'a> {
                 }
                 b'p' => {
                     let line = self.line()?;
-                    let k = line.trim().parse().map_err(|_| self.err(format!("bad PUT index '{line}'")))?;
+                    let k = line
+                        .trim()
+                        .parse()
+                        .map_err(|_| self.err(format!("bad PUT index '{line}'")))?;
                     self.memo_put(k)?;
                 }
                 b'h' => {
@@ -646,7 +706,10 @@ impl<'a> Unpickler<'a> {
                 }
                 b'g' => {
                     let line = self.line()?;
-                    let k = line.trim().parse().map_err(|_| self.err(format!("bad GET index '{line}'")))?;
+                    let k = line
+                        .trim()
+                        .parse()
+                        .map_err(|_| self.err(format!("bad GET index '{line}'")))?;
                     self.memo_get(k)?;
                 }
                 b'c' => {
@@ -658,7 +721,8 @@ impl<'a> Unpickler<'a> {
                     // STACK_GLOBAL
                     let name = self.pop()?;
                     let module = self.pop()?;
-                    let (Node::Str(module), Node::Str(name)) = (&self.nodes[module], &self.nodes[name]) else {
+                    let (Node::Str(module), Node::Str(name)) = (&self.nodes[module], &self.nodes[name])
+                    else {
                         return Err(self.err("STACK_GLOBAL needs two strings"));
                     };
                     let (module, name) = (module.clone(), name.clone());
@@ -696,7 +760,9 @@ impl<'a> Unpickler<'a> {
                 }
                 b'P' => return Err(self.err("text persistent ids (PERSID) are not used by torch")),
                 b'i' | b'o' => return Err(self.err("INST/OBJ opcodes construct arbitrary objects; refused")),
-                0x82..=0x84 => return Err(self.err("extension registry opcodes (EXT1/2/4) are not supported")),
+                0x82..=0x84 => {
+                    return Err(self.err("extension registry opcodes (EXT1/2/4) are not supported"));
+                }
                 0x97 | 0x98 => return Err(self.err("out-of-band buffers (protocol 5) are not supported")),
                 other => return Err(self.err(format!("unknown opcode 0x{other:02x}"))),
             }
@@ -749,7 +815,7 @@ impl<'a> Unpickler<'a> {
     }
 
     fn pairs(&self, items: Vec<Id>) -> Result<Vec<(Id, Id)>, ConvertError> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(self.err("odd number of items for a dict"));
         }
         Ok(items.chunks_exact(2).map(|c| (c[0], c[1])).collect())
@@ -792,7 +858,10 @@ impl<'a> Unpickler<'a> {
 
     fn new_object(&mut self, cls: Id) -> Result<Node, ConvertError> {
         match self.global_kind(cls) {
-            Some(Global::ScriptClass(name)) => Ok(Node::Object { class: name.clone(), state: None }),
+            Some(Global::ScriptClass(name)) => Ok(Node::Object {
+                class: name.clone(),
+                state: None,
+            }),
             Some(Global::OrderedDict | Global::Counter) => Ok(Node::Dict(Vec::new())),
             Some(Global::Set | Global::FrozenSet) => Ok(Node::Set(Vec::new())),
             _ => Err(self.err(format!("NEWOBJ of a non-class ({})", node_kind(&self.nodes[cls])))),
@@ -819,9 +888,16 @@ impl<'a> Unpickler<'a> {
     fn persistent_load(&mut self, pid: Id) -> Result<Node, ConvertError> {
         let items = match &self.nodes[pid] {
             Node::Tuple(v) => v.clone(),
-            other => return Err(self.err(format!("persistent id must be a tuple, found {}", node_kind(other)))),
+            other => {
+                return Err(self.err(format!(
+                    "persistent id must be a tuple, found {}",
+                    node_kind(other)
+                )));
+            }
         };
-        let tag_ok = items.first().is_some_and(|&t| matches!(&self.nodes[t], Node::Str(s) if s == "storage"));
+        let tag_ok = items
+            .first()
+            .is_some_and(|&t| matches!(&self.nodes[t], Node::Str(s) if s == "storage"));
         // ('storage', storage_type, key, location, numel); a legacy 6th item (view metadata)
         // is accepted only when it is None.
         let legacy_ok = items.len() == 5 || (items.len() == 6 && matches!(self.nodes[items[5]], Node::None));
@@ -843,7 +919,12 @@ impl<'a> Unpickler<'a> {
         };
         let numel = self.int_of(items[4], "storage numel")?;
         let numel = u64::try_from(numel).map_err(|_| self.err("negative storage numel"))?;
-        Ok(Node::Storage(StorageRef { key, dtype, location, numel }))
+        Ok(Node::Storage(StorageRef {
+            key,
+            dtype,
+            location,
+            numel,
+        }))
     }
 
     fn reduce(&mut self, func: Id, args: Id) -> Result<Id, ConvertError> {
@@ -853,7 +934,12 @@ impl<'a> Unpickler<'a> {
         };
         let args = match &self.nodes[args] {
             Node::Tuple(v) => v.clone(),
-            other => return Err(self.err(format!("REDUCE arguments must be a tuple, found {}", node_kind(other)))),
+            other => {
+                return Err(self.err(format!(
+                    "REDUCE arguments must be a tuple, found {}",
+                    node_kind(other)
+                )));
+            }
         };
         self.apply(kind, &args, 0)
     }
@@ -871,7 +957,9 @@ impl<'a> Unpickler<'a> {
                         Node::List(items) | Node::Tuple(items) => {
                             for &it in items {
                                 match &self.nodes[it] {
-                                    Node::Tuple(kv) | Node::List(kv) if kv.len() == 2 => pairs.push((kv[0], kv[1])),
+                                    Node::Tuple(kv) | Node::List(kv) if kv.len() == 2 => {
+                                        pairs.push((kv[0], kv[1]))
+                                    }
                                     _ => return Err(self.err("OrderedDict items must be (key, value) pairs")),
                                 }
                             }
@@ -886,14 +974,21 @@ impl<'a> Unpickler<'a> {
                 // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
                 //                    backward_hooks[, metadata]); _rebuild_tensor(storage,
                 //                    storage_offset, size, stride)
-                let ok = if kind == Global::RebuildTensor { nargs == 4 } else { (6..=7).contains(&nargs) };
+                let ok = if kind == Global::RebuildTensor {
+                    nargs == 4
+                } else {
+                    (6..=7).contains(&nargs)
+                };
                 if !ok {
                     return Err(bad_args(self, "_rebuild_tensor"));
                 }
                 let storage = match &self.nodes[args[0]] {
                     Node::Storage(s) => s.clone(),
                     other => {
-                        return Err(self.err(format!("_rebuild_tensor: expected a storage, found {}", node_kind(other))));
+                        return Err(self.err(format!(
+                            "_rebuild_tensor: expected a storage, found {}",
+                            node_kind(other)
+                        )));
                     }
                 };
                 let offset = self.int_of(args[1], "storage offset")?;
@@ -911,8 +1006,18 @@ impl<'a> Unpickler<'a> {
                         stride.len()
                     )));
                 }
-                let requires_grad = if nargs > 4 { matches!(self.nodes[args[4]], Node::Bool(true)) } else { false };
-                Ok(self.alloc(Node::Tensor(TensorRef { storage, offset, shape, stride, requires_grad })))
+                let requires_grad = if nargs > 4 {
+                    matches!(self.nodes[args[4]], Node::Bool(true))
+                } else {
+                    false
+                };
+                Ok(self.alloc(Node::Tensor(TensorRef {
+                    storage,
+                    offset,
+                    shape,
+                    stride,
+                    requires_grad,
+                })))
             }
             Global::RebuildParameter | Global::RebuildParameterWithState => {
                 // _rebuild_parameter(data, requires_grad, backward_hooks[, state]): the data.
@@ -930,7 +1035,10 @@ impl<'a> Unpickler<'a> {
                 if self.global_kind(args[1]) != Some(&Global::TensorClass) {
                     return Err(self.err("_rebuild_from_type_v2: new_type is not torch.Tensor/Parameter"));
                 }
-                let inner = self.global_kind(args[0]).cloned().ok_or_else(|| self.err("_rebuild_from_type_v2: func is not a global"))?;
+                let inner = self
+                    .global_kind(args[0])
+                    .cloned()
+                    .ok_or_else(|| self.err("_rebuild_from_type_v2: func is not a global"))?;
                 let inner_args = self.seq_of(args[2], "_rebuild_from_type_v2 args")?;
                 self.apply(inner, &inner_args, depth + 1)
             }
@@ -969,7 +1077,12 @@ impl<'a> Unpickler<'a> {
 
     // ---- copying the result out of the arena ----
 
-    fn copy_all(&self, ids: &[Id], depth: usize, budget: &mut usize) -> Result<Vec<PickleValue>, ConvertError> {
+    fn copy_all(
+        &self,
+        ids: &[Id],
+        depth: usize,
+        budget: &mut usize,
+    ) -> Result<Vec<PickleValue>, ConvertError> {
         ids.iter().map(|&i| self.copy_out(i, depth + 1, budget)).collect()
     }
 
@@ -1004,11 +1117,17 @@ impl<'a> Unpickler<'a> {
             Node::Dict(d) => {
                 let mut out = Vec::with_capacity(d.len());
                 for &(k, v) in d {
-                    out.push((self.copy_out(k, depth + 1, budget)?, self.copy_out(v, depth + 1, budget)?));
+                    out.push((
+                        self.copy_out(k, depth + 1, budget)?,
+                        self.copy_out(v, depth + 1, budget)?,
+                    ));
                 }
                 PickleValue::Dict(out)
             }
-            Node::Global { module, name, .. } => PickleValue::Global { module: module.clone(), name: name.clone() },
+            Node::Global { module, name, .. } => PickleValue::Global {
+                module: module.clone(),
+                name: name.clone(),
+            },
             Node::Storage(s) => PickleValue::Storage(s.clone()),
             Node::Tensor(t) => PickleValue::Tensor(t.clone()),
             Node::Object { class, state } => {
@@ -1016,7 +1135,10 @@ impl<'a> Unpickler<'a> {
                     Some(s) => self.copy_out(*s, depth + 1, budget)?,
                     None => PickleValue::None,
                 };
-                PickleValue::Object { class: class.clone(), state: Box::new(state) }
+                PickleValue::Object {
+                    class: class.clone(),
+                    state: Box::new(state),
+                }
             }
         })
     }
@@ -1055,11 +1177,15 @@ mod tests {
     #[test]
     fn scalars_and_containers() {
         // {'a': [1, -2, 3.5, None, True], 'b': (b'xy', 'é')}, protocol 2 style.
-        let mut p = vec![0x80, 2, b'}', b'q', 0, b'(', 0x8c, 1, b'a', b']', b'(', b'K', 1, b'J'];
+        let mut p = vec![
+            0x80, 2, b'}', b'q', 0, b'(', 0x8c, 1, b'a', b']', b'(', b'K', 1, b'J',
+        ];
         p.extend_from_slice(&(-2i32).to_le_bytes());
         p.push(b'G');
         p.extend_from_slice(&3.5f64.to_be_bytes());
-        p.extend_from_slice(&[b'N', 0x88, b'e', 0x8c, 1, b'b', b'C', 2, b'x', b'y', b'X', 2, 0, 0, 0, 0xc3, 0xa9]);
+        p.extend_from_slice(&[
+            b'N', 0x88, b'e', 0x8c, 1, b'b', b'C', 2, b'x', b'y', b'X', 2, 0, 0, 0, 0xc3, 0xa9,
+        ]);
         p.extend_from_slice(&[0x86, b'u', b'.']);
         let v = unpickle(&p).unwrap();
         assert_eq!(
@@ -1074,14 +1200,19 @@ mod tests {
         );
         assert_eq!(
             v.get("b"),
-            Some(&PickleValue::Tuple(vec![PickleValue::Bytes(b"xy".to_vec()), PickleValue::Str("é".into())]))
+            Some(&PickleValue::Tuple(vec![
+                PickleValue::Bytes(b"xy".to_vec()),
+                PickleValue::Str("é".into())
+            ]))
         );
     }
 
     #[test]
     fn memo_sees_later_mutation() {
         // d = {}; memo[0] = d; d['k'] = 1; result = (d, memo[0])
-        let p = [0x80, 2, b'}', b'q', 0, 0x8c, 1, b'k', b'K', 1, b's', b'h', 0, 0x86, b'.'];
+        let p = [
+            0x80, 2, b'}', b'q', 0, 0x8c, 1, b'k', b'K', 1, b's', b'h', 0, 0x86, b'.',
+        ];
         let v = unpickle(&p).unwrap();
         let d = PickleValue::Dict(vec![(PickleValue::Str("k".into()), PickleValue::Int(1))]);
         assert_eq!(v, PickleValue::Tuple(vec![d.clone(), d]));
@@ -1108,17 +1239,31 @@ mod tests {
 
     #[test]
     fn forbidden_globals() {
-        for (m, n) in [("os", "system"), ("builtins", "eval"), ("torch", "load"), ("collections", "deque")] {
+        for (m, n) in [
+            ("os", "system"),
+            ("builtins", "eval"),
+            ("torch", "load"),
+            ("collections", "deque"),
+        ] {
             let mut p = vec![0x80, 2, b'c'];
             p.extend_from_slice(format!("{m}\n{n}\n").as_bytes());
             p.extend_from_slice(b")R.");
             match unpickle(&p) {
-                Err(ConvertError::ForbiddenGlobal { module, name }) => assert_eq!((module.as_str(), name.as_str()), (m, n)),
+                Err(ConvertError::ForbiddenGlobal { module, name }) => {
+                    assert_eq!((module.as_str(), name.as_str()), (m, n))
+                }
                 other => panic!("{other:?}"),
             }
         }
         // STACK_GLOBAL goes through the same allow-list.
-        let p = [&[0x80, 4, 0x8c, 5][..], b"posix", &[0x8c, 6], b"system", &[0x93, b'.']].concat();
+        let p = [
+            &[0x80, 4, 0x8c, 5][..],
+            b"posix",
+            &[0x8c, 6],
+            b"system",
+            &[0x93, b'.'],
+        ]
+        .concat();
         assert!(matches!(unpickle(&p), Err(ConvertError::ForbiddenGlobal { .. })));
     }
 
@@ -1128,7 +1273,10 @@ mod tests {
         assert!(pickle_err(&[0x80, 2, b'h', 7, b'.']).contains("memo"));
         assert!(pickle_err(&[0x80, 2, b'j', 0, 0, 1, 0, b'.']).contains("memo"));
         assert!(pickle_err(&[0x80, 2, b'X', 0xff, 0xff, 0xff, 0x7f, b'a']).contains("truncated"));
-        assert!(pickle_err(&[0x80, 2, 0x8d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).contains("truncated"));
+        assert!(
+            pickle_err(&[0x80, 2, 0x8d, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+                .contains("truncated")
+        );
         assert!(pickle_err(&[0x80, 2, b'K']).contains("truncated"));
         assert!(pickle_err(&[0x80, 2, b'N']).contains("truncated"));
         assert!(pickle_err(&[0x80, 2, b't', b'.']).contains("MARK"));
@@ -1159,10 +1307,14 @@ mod tests {
         // _rebuild_tensor_v2(('storage', torch.FloatStorage, '0', 'cpu', 6), 0, (2, 3), (3, 1), False, OrderedDict())
         let mut p = vec![0x80, 2];
         p.extend_from_slice(b"ctorch._utils\n_rebuild_tensor_v2\n(");
-        p.extend_from_slice(b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x06tQ");
+        p.extend_from_slice(
+            b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x06tQ",
+        );
         p.extend_from_slice(b"K\x00K\x02K\x03\x86K\x03K\x01\x86\x89ccollections\nOrderedDict\n)RtR.");
         let v = unpickle(&p).unwrap();
-        let PickleValue::Tensor(t) = v else { panic!("{v:?}") };
+        let PickleValue::Tensor(t) = v else {
+            panic!("{v:?}")
+        };
         assert_eq!(t.shape, vec![2, 3]);
         assert_eq!(t.stride, vec![3, 1]);
         assert_eq!(t.storage.key, "0");

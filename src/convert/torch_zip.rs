@@ -51,7 +51,10 @@ impl RawDtype {
 
     /// Whether this is a floating-point type.
     pub fn is_float(self) -> bool {
-        matches!(self, RawDtype::F16 | RawDtype::BF16 | RawDtype::F32 | RawDtype::F64)
+        matches!(
+            self,
+            RawDtype::F16 | RawDtype::BF16 | RawDtype::F32 | RawDtype::F64
+        )
     }
 }
 
@@ -88,13 +91,34 @@ impl RawTensor {
     pub fn to_f32(&self) -> Vec<f32> {
         let d = &self.data;
         match self.dtype {
-            RawDtype::F32 => d.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            RawDtype::F16 => d.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-            RawDtype::BF16 => d.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-            RawDtype::F64 => d.chunks_exact(8).map(|c| f64::from_le_bytes(le8(c)) as f32).collect(),
-            RawDtype::I64 => d.chunks_exact(8).map(|c| i64::from_le_bytes(le8(c)) as f32).collect(),
-            RawDtype::I32 => d.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32).collect(),
-            RawDtype::I16 => d.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as f32).collect(),
+            RawDtype::F32 => d
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            RawDtype::F16 => d
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            RawDtype::BF16 => d
+                .chunks_exact(2)
+                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            RawDtype::F64 => d
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(le8(c)) as f32)
+                .collect(),
+            RawDtype::I64 => d
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(le8(c)) as f32)
+                .collect(),
+            RawDtype::I32 => d
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32)
+                .collect(),
+            RawDtype::I16 => d
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]) as f32)
+                .collect(),
             RawDtype::I8 => d.iter().map(|&b| b as i8 as f32).collect(),
             RawDtype::U8 | RawDtype::Bool => d.iter().map(|&b| b as f32).collect(),
         }
@@ -105,8 +129,14 @@ impl RawTensor {
         let d = &self.data;
         Ok(match self.dtype {
             RawDtype::I64 => d.chunks_exact(8).map(|c| i64::from_le_bytes(le8(c))).collect(),
-            RawDtype::I32 => d.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect(),
-            RawDtype::I16 => d.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as i64).collect(),
+            RawDtype::I32 => d
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
+                .collect(),
+            RawDtype::I16 => d
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]) as i64)
+                .collect(),
             RawDtype::I8 => d.iter().map(|&b| b as i8 as i64).collect(),
             RawDtype::U8 | RawDtype::Bool => d.iter().map(|&b| b as i64).collect(),
             other => {
@@ -145,7 +175,9 @@ impl<R: Read + Seek> TorchArchive<R> {
     pub fn open(mut reader: R) -> Result<Self, ConvertError> {
         let mut magic = [0u8; 2];
         let n = read_up_to(&mut reader, &mut magic).map_err(|e| ConvertError::Zip(e.to_string()))?;
-        reader.seek(SeekFrom::Start(0)).map_err(|e| ConvertError::Zip(e.to_string()))?;
+        reader
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| ConvertError::Zip(e.to_string()))?;
         if n == 2 && magic[0] == 0x80 {
             // The pre-1.6 format is a bare sequence of pickles, not a zip.
             return Err(ConvertError::Unsupported(
@@ -163,13 +195,21 @@ impl<R: Read + Seek> TorchArchive<R> {
             [one] => one.clone(),
             [] => return Err(ConvertError::MissingRecord("<stem>/data.pkl".into())),
             many => {
-                return Err(ConvertError::Unsupported(format!("several top-level data.pkl records: {many:?}")));
+                return Err(ConvertError::Unsupported(format!(
+                    "several top-level data.pkl records: {many:?}"
+                )));
             }
         };
-        let torchscript = zip
-            .file_names()
-            .any(|n| n.strip_prefix(prefix.as_str()).is_some_and(|r| r == "constants.pkl" || r.starts_with("code/")));
-        let mut archive = Self { zip, prefix, torchscript, script_params: HashMap::new() };
+        let torchscript = zip.file_names().any(|n| {
+            n.strip_prefix(prefix.as_str())
+                .is_some_and(|r| r == "constants.pkl" || r.starts_with("code/"))
+        });
+        let mut archive = Self {
+            zip,
+            prefix,
+            torchscript,
+            script_params: HashMap::new(),
+        };
         if archive.has_record("byteorder") {
             let order = archive.read_record("byteorder")?;
             if order.trim_ascii() != b"little" {
@@ -194,12 +234,18 @@ impl<R: Read + Seek> TorchArchive<R> {
 
     /// Whether record `name` (relative to the prefix) exists.
     pub fn has_record(&self, name: &str) -> bool {
-        self.zip.index_for_name(&format!("{}{name}", self.prefix)).is_some()
+        self.zip
+            .index_for_name(&format!("{}{name}", self.prefix))
+            .is_some()
     }
 
     /// Names of all records, relative to the prefix.
     pub fn record_names(&self) -> Vec<String> {
-        self.zip.file_names().filter_map(|n| n.strip_prefix(self.prefix.as_str())).map(str::to_string).collect()
+        self.zip
+            .file_names()
+            .filter_map(|n| n.strip_prefix(self.prefix.as_str()))
+            .map(str::to_string)
+            .collect()
     }
 
     /// Reads record `name` (relative to the prefix).
@@ -212,7 +258,8 @@ impl<R: Read + Seek> TorchArchive<R> {
         };
         // The declared size only pre-sizes the buffer (capped, since it may lie).
         let mut buf = Vec::with_capacity(usize::try_from(file.size()).unwrap_or(0).min(1 << 30));
-        file.read_to_end(&mut buf).map_err(|e| ConvertError::Zip(format!("{full}: {e}")))?;
+        file.read_to_end(&mut buf)
+            .map_err(|e| ConvertError::Zip(format!("{full}: {e}")))?;
         Ok(buf)
     }
 
@@ -220,9 +267,10 @@ impl<R: Read + Seek> TorchArchive<R> {
     pub fn unpickle_record(&mut self, name: &str) -> Result<PickleValue, ConvertError> {
         let bytes = self.read_record(name)?;
         unpickle(&bytes).map_err(|e| match e {
-            ConvertError::Pickle { offset, message } => {
-                ConvertError::Pickle { offset, message: format!("{}{name}: {message}", self.prefix) }
-            }
+            ConvertError::Pickle { offset, message } => ConvertError::Pickle {
+                offset,
+                message: format!("{}{name}: {message}", self.prefix),
+            },
             e => e,
         })
     }
@@ -278,7 +326,10 @@ impl<R: Read + Seek> TorchArchive<R> {
         cache: &mut HashMap<String, Vec<u8>>,
     ) -> Result<RawTensor, ConvertError> {
         let key = &t.storage.key;
-        let serr = |message: String| ConvertError::Storage { storage: key.clone(), message };
+        let serr = |message: String| ConvertError::Storage {
+            storage: key.clone(),
+            message,
+        };
         let remaining = uses.get(key).copied().unwrap_or(1).saturating_sub(1);
         uses.insert(key.clone(), remaining);
         let bytes = match cache.remove(key) {
@@ -292,7 +343,9 @@ impl<R: Read + Seek> TorchArchive<R> {
         };
         let es = t.storage.dtype.size();
         let numel_storage = usize::try_from(t.storage.numel).map_err(|_| serr("storage too large".into()))?;
-        let storage_bytes = numel_storage.checked_mul(es).ok_or_else(|| serr("storage too large".into()))?;
+        let storage_bytes = numel_storage
+            .checked_mul(es)
+            .ok_or_else(|| serr("storage too large".into()))?;
         if bytes.len() < storage_bytes {
             return Err(serr(format!(
                 "record has {} bytes, but {} elements of {:?} need {storage_bytes}",
@@ -302,9 +355,14 @@ impl<R: Read + Seek> TorchArchive<R> {
             )));
         }
         let view = view_layout(t, numel_storage).map_err(serr)?;
-        let out_bytes = view.numel.checked_mul(es).ok_or_else(|| serr("tensor too large".into()))?;
+        let out_bytes = view
+            .numel
+            .checked_mul(es)
+            .ok_or_else(|| serr("tensor too large".into()))?;
         if out_bytes > storage_bytes.max(MAX_EXPANDED_BYTES) {
-            return Err(serr(format!("tensor of {out_bytes} bytes is implausibly larger than its storage")));
+            return Err(serr(format!(
+                "tensor of {out_bytes} bytes is implausibly larger than its storage"
+            )));
         }
         let data = if view.contiguous && t.offset == 0 && out_bytes == bytes.len() && remaining == 0 {
             // The common case: one tensor owning its whole storage. Move, don't copy.
@@ -316,7 +374,11 @@ impl<R: Read + Seek> TorchArchive<R> {
             }
             data
         };
-        Ok(RawTensor { shape: t.shape.clone(), dtype: t.storage.dtype, data })
+        Ok(RawTensor {
+            shape: t.shape.clone(),
+            dtype: t.storage.dtype,
+            data,
+        })
     }
 
     /// Names of the parameters and buffers declared by TorchScript class `class`
@@ -355,7 +417,12 @@ impl<R: Read + Seek> TorchArchive<R> {
                 });
             }
         }
-        let dict = PickleValue::Dict(named.into_iter().map(|(n, t)| (PickleValue::Str(n), PickleValue::Tensor(t))).collect());
+        let dict = PickleValue::Dict(
+            named
+                .into_iter()
+                .map(|(n, t)| (PickleValue::Str(n), PickleValue::Tensor(t)))
+                .collect(),
+        );
         let dict = self.materialize(dict)?;
         let context = format!("{}data.pkl", self.prefix);
         state_dict_from_value(dict, &context)
@@ -368,25 +435,32 @@ impl<R: Read + Seek> TorchArchive<R> {
         out: &mut Vec<(String, TensorRef)>,
         depth: usize,
     ) -> Result<(), ConvertError> {
-        let PickleValue::Object { class, state } = obj else { return Ok(()) };
+        let PickleValue::Object { class, state } = obj else {
+            return Ok(());
+        };
         // Modules always pickle their attributes as a dict; other script objects carry no
         // parameters that `state_dict()` would report.
-        let Some(entries) = state.as_dict() else { return Ok(()) };
+        let Some(entries) = state.as_dict() else {
+            return Ok(());
+        };
         if depth > 64 {
-            return Err(ConvertError::Structure { context: class.clone(), message: "module tree too deep".into() });
+            return Err(ConvertError::Structure {
+                context: class.clone(),
+                message: "module tree too deep".into(),
+            });
         }
         let declared = self.script_param_names(class);
         for (k, v) in entries {
             let Some(k) = k.as_str() else { continue };
             match v {
-                PickleValue::Tensor(t) => {
-                    // Without the class source, every tensor attribute counts (traced modules
-                    // keep only parameters and buffers as tensor attributes anyway).
-                    if declared.as_ref().is_none_or(|d| d.contains(k)) {
-                        out.push((format!("{prefix}{k}"), t.clone()));
-                    }
+                // Without the class source, every tensor attribute counts (traced modules
+                // keep only parameters and buffers as tensor attributes anyway).
+                PickleValue::Tensor(t) if declared.as_ref().is_none_or(|d| d.contains(k)) => {
+                    out.push((format!("{prefix}{k}"), t.clone()));
                 }
-                PickleValue::Object { .. } => self.walk_module(v, &format!("{prefix}{k}."), out, depth + 1)?,
+                PickleValue::Object { .. } => {
+                    self.walk_module(v, &format!("{prefix}{k}."), out, depth + 1)?
+                }
                 _ => {}
             }
         }
@@ -418,7 +492,9 @@ fn parse_script_params(src: &str, name: &str) -> Option<HashSet<String>> {
     let mut found = false;
     for line in lines.take_while(|l| !l.starts_with("class ")) {
         let t = line.trim();
-        let list = t.strip_prefix("__parameters__ = [").or_else(|| t.strip_prefix("__buffers__ = ["));
+        let list = t
+            .strip_prefix("__parameters__ = [")
+            .or_else(|| t.strip_prefix("__buffers__ = ["));
         if let Some(list) = list {
             found = true;
             let list = list.trim_end_matches(']');
@@ -526,7 +602,10 @@ fn count_storage_uses(v: &PickleValue, uses: &mut HashMap<String, usize>) {
 fn state_dict_from_value(v: PickleValue, context: &str) -> Result<StateDict, ConvertError> {
     let kind = v.kind();
     let PickleValue::Dict(entries) = v else {
-        return Err(ConvertError::Structure { context: context.into(), message: format!("state dict is a {kind}, not a dict") });
+        return Err(ConvertError::Structure {
+            context: context.into(),
+            message: format!("state dict is a {kind}, not a dict"),
+        });
     };
     let mut out = StateDict::new();
     for (k, val) in entries {
@@ -543,7 +622,10 @@ fn state_dict_from_value(v: PickleValue, context: &str) -> Result<StateDict, Con
             });
         };
         if out.insert(name.clone(), t).is_some() {
-            return Err(ConvertError::Structure { context: context.into(), message: format!("duplicate key '{name}'") });
+            return Err(ConvertError::Structure {
+                context: context.into(),
+                message: format!("duplicate key '{name}'"),
+            });
         }
     }
     Ok(out)
@@ -569,17 +651,35 @@ pub fn state_dict_from_reader<R: Read + Seek>(reader: R, keys: &[&str]) -> Resul
     let context = format!("{}data.pkl", ar.prefix());
     let top = ar.unpickle_record("data.pkl")?;
     let PickleValue::Dict(entries) = top else {
-        return Err(ConvertError::Structure { context, message: format!("top level is a {}, not a dict", top.kind()) });
+        return Err(ConvertError::Structure {
+            context,
+            message: format!("top level is a {}, not a dict", top.kind()),
+        });
     };
-    let available: Vec<String> =
-        entries.iter().map(|(k, _)| k.as_str().map_or_else(|| format!("{k:?}"), str::to_string)).collect();
-    let found = keys.iter().find_map(|want| entries.iter().position(|(k, _)| k.as_str() == Some(want)));
+    let available: Vec<String> = entries
+        .iter()
+        .map(|(k, _)| k.as_str().map_or_else(|| format!("{k:?}"), str::to_string))
+        .collect();
+    let found = keys
+        .iter()
+        .find_map(|want| entries.iter().position(|(k, _)| k.as_str() == Some(want)));
     let Some(pos) = found else {
-        let key = keys.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(" or ");
-        return Err(ConvertError::MissingKey { file: context, key, available });
+        let key = keys
+            .iter()
+            .map(|k| format!("'{k}'"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        return Err(ConvertError::MissingKey {
+            file: context,
+            key,
+            available,
+        });
     };
     let Some((_, sd)) = entries.into_iter().nth(pos) else {
-        return Err(ConvertError::Structure { context, message: "state dict vanished".into() });
+        return Err(ConvertError::Structure {
+            context,
+            message: "state dict vanished".into(),
+        });
     };
     let sd = ar.materialize(sd)?;
     state_dict_from_value(sd, &context)
@@ -619,7 +719,12 @@ mod tests {
 
     fn tref(shape: &[usize], stride: &[u64], offset: u64, numel: u64) -> TensorRef {
         TensorRef {
-            storage: StorageRef { key: "0".into(), dtype: RawDtype::I32, location: "cpu".into(), numel },
+            storage: StorageRef {
+                key: "0".into(),
+                dtype: RawDtype::I32,
+                location: "cpu".into(),
+                numel,
+            },
             offset,
             shape: shape.to_vec(),
             stride: stride.to_vec(),
@@ -632,7 +737,9 @@ mod tests {
     }
 
     fn ints(b: &[u8]) -> Vec<i32> {
-        b.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+        b.chunks_exact(4)
+            .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
     }
 
     #[test]
@@ -642,7 +749,10 @@ mod tests {
         let t = tref(&[4, 3], &[1, 4], 0, 12);
         let l = view_layout(&t, 12).unwrap();
         assert!(!l.contiguous);
-        assert_eq!(ints(&gather(&s, &t, 4, l.numel * 4)), vec![0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11]);
+        assert_eq!(
+            ints(&gather(&s, &t, 4, l.numel * 4)),
+            vec![0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11]
+        );
         // Row 1 of the matrix, with an offset.
         let t = tref(&[4], &[1], 4, 12);
         assert_eq!(ints(&gather(&s, &t, 4, 16)), vec![4, 5, 6, 7]);
@@ -674,7 +784,10 @@ mod tests {
     fn script_params_parsing() {
         let src = "class A(Module):\n  __parameters__ = [\"weight\", \"bias\", ]\n  __buffers__ = [\"running\", ]\n  x : int\nclass B(Module):\n  __parameters__ = []\n  __buffers__ = []\n";
         let a = parse_script_params(src, "A").unwrap();
-        assert_eq!(a, HashSet::from(["weight".to_string(), "bias".into(), "running".into()]));
+        assert_eq!(
+            a,
+            HashSet::from(["weight".to_string(), "bias".into(), "running".into()])
+        );
         assert!(parse_script_params(src, "B").unwrap().is_empty());
         assert!(parse_script_params(src, "C").is_none());
     }
@@ -684,11 +797,18 @@ mod tests {
         let t = RawTensor {
             shape: vec![3],
             dtype: RawDtype::F16,
-            data: [1.0f32, -2.5, 0.1].iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect(),
+            data: [1.0f32, -2.5, 0.1]
+                .iter()
+                .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+                .collect(),
         };
         assert_eq!(t.to_f32(), vec![1.0, -2.5, half::f16::from_f32(0.1).to_f32()]);
         assert!(t.to_i64().is_err());
-        let t = RawTensor { shape: vec![], dtype: RawDtype::I64, data: 77i64.to_le_bytes().to_vec() };
+        let t = RawTensor {
+            shape: vec![],
+            dtype: RawDtype::I64,
+            data: 77i64.to_le_bytes().to_vec(),
+        };
         assert_eq!(t.to_i64().unwrap(), vec![77]);
         assert_eq!(t.numel(), 1);
     }

@@ -19,7 +19,11 @@ pub enum NpyError {
     #[error("unsupported .npy dtype '{0}' (supported: <f4, <f8, <i4, <i8, |b1, |u1)")]
     UnsupportedDtype(String),
     #[error("array has {got} elements but its shape {shape:?} needs {want}")]
-    SizeMismatch { shape: Vec<usize>, want: usize, got: usize },
+    SizeMismatch {
+        shape: Vec<usize>,
+        want: usize,
+        got: usize,
+    },
     #[error("expected a {want} array, found dtype '{got}'")]
     WrongDtype { want: &'static str, got: String },
 }
@@ -92,7 +96,10 @@ impl NpyArray {
                 if buf.len() < 12 {
                     return Err(NpyError::Truncated("shorter than the preamble"));
                 }
-                (u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize, 12)
+                (
+                    u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize,
+                    12,
+                )
             }
             _ => return Err(NpyError::UnsupportedVersion(major, minor)),
         };
@@ -120,7 +127,11 @@ impl NpyArray {
             .ok_or_else(|| NpyError::BadHeader("shape overflows".into()))?;
         let data = &buf[header_end..];
         if data.len() < nbytes {
-            return Err(NpyError::SizeMismatch { shape, want: count, got: data.len() / dtype.size() });
+            return Err(NpyError::SizeMismatch {
+                shape,
+                want: count,
+                got: data.len() / dtype.size(),
+            });
         }
         let bytes = if fortran {
             fortran_to_c(&data[..nbytes], &shape, dtype.size())
@@ -182,7 +193,10 @@ impl NpyArray {
     }
 
     fn wrong(&self, want: &'static str) -> NpyError {
-        NpyError::WrongDtype { want, got: self.dtype.descr().to_string() }
+        NpyError::WrongDtype {
+            want,
+            got: self.dtype.descr().to_string(),
+        }
     }
 }
 
@@ -223,7 +237,10 @@ fn write(shape: &[usize], dtype: NpyDtype, data: Vec<u8>) -> Result<Vec<u8>, Npy
     }
     let shape_str = match shape {
         [one] => format!("({one},)"),
-        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+        ),
     };
     let mut header = format!(
         "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
@@ -244,12 +261,20 @@ fn write(shape: &[usize], dtype: NpyDtype, data: Vec<u8>) -> Result<Vec<u8>, Npy
 
 /// Serialises `f32` values with the given shape.
 pub fn write_f32(shape: &[usize], values: &[f32]) -> Result<Vec<u8>, NpyError> {
-    write(shape, NpyDtype::F32, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    write(
+        shape,
+        NpyDtype::F32,
+        values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    )
 }
 
 /// Serialises `i64` values with the given shape.
 pub fn write_i64(shape: &[usize], values: &[i64]) -> Result<Vec<u8>, NpyError> {
-    write(shape, NpyDtype::I64, values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    write(
+        shape,
+        NpyDtype::I64,
+        values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+    )
 }
 
 /// Returns the raw text of `key`'s value in a Python dict literal such as numpy writes.
@@ -285,7 +310,10 @@ fn parse_shape(text: &str) -> Result<Vec<usize>, NpyError> {
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<usize>().map_err(|_| NpyError::BadHeader(format!("bad dimension '{s}'"))))
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| NpyError::BadHeader(format!("bad dimension '{s}'")))
+        })
         .collect()
 }
 
@@ -296,7 +324,7 @@ mod tests {
     #[test]
     fn round_trip_f32_and_i64() {
         let bytes = write_f32(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.5]).unwrap();
-        assert_eq!(bytes.len() % 64, 24 % 64); // 64-byte header + 24 bytes of data
+        assert_eq!((bytes.len() - 24) % 64, 0); // header padded to 64 bytes, then 24 bytes of data
         let arr = NpyArray::from_bytes(&bytes).unwrap();
         assert_eq!(arr.shape, vec![2, 3]);
         assert_eq!(arr.to_f32().unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.5]);
@@ -310,7 +338,8 @@ mod tests {
     fn fortran_order_is_reordered() {
         // shape (2, 3), column-major storage of [[1, 2, 3], [4, 5, 6]].
         let mut bytes = write_f32(&[2, 3], &[1.0, 4.0, 2.0, 5.0, 3.0, 6.0]).unwrap();
-        let text = String::from_utf8_lossy(&bytes[10..64]).replace("'fortran_order': False", "'fortran_order': True ");
+        let text = String::from_utf8_lossy(&bytes[10..64])
+            .replace("'fortran_order': False", "'fortran_order': True ");
         bytes[10..64].copy_from_slice(text.as_bytes());
         let arr = NpyArray::from_bytes(&bytes).unwrap();
         assert_eq!(arr.to_f32().unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
@@ -321,7 +350,13 @@ mod tests {
         assert_eq!(NpyArray::from_bytes(b"hello world!"), Err(NpyError::BadMagic));
         let mut bytes = write_f32(&[4], &[1.0, 2.0, 3.0, 4.0]).unwrap();
         bytes.truncate(bytes.len() - 3);
-        assert!(matches!(NpyArray::from_bytes(&bytes), Err(NpyError::SizeMismatch { .. })));
-        assert!(matches!(NpyArray::from_bytes(&bytes[..20]), Err(NpyError::Truncated(_))));
+        assert!(matches!(
+            NpyArray::from_bytes(&bytes),
+            Err(NpyError::SizeMismatch { .. })
+        ));
+        assert!(matches!(
+            NpyArray::from_bytes(&bytes[..20]),
+            Err(NpyError::Truncated(_))
+        ));
     }
 }

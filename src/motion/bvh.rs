@@ -251,7 +251,22 @@ fn fk(
     let n = parents.len();
     let mut pos = vec![[0.0; 3]; n];
     let mut rot = vec![qidentity::<f64>(); n];
-    for j in 0..n {
+    fk_from(parents, offsets, root, local, &mut pos, &mut rot, 0);
+    (pos, rot)
+}
+
+/// [`fk`] in place for joints `from..`; joints before `from` must already be up to date.
+/// Because parents precede children, changing `local[j]` only affects joints `j..`.
+fn fk_from(
+    parents: &[i32],
+    offsets: &[Vec3<f64>],
+    root: Vec3<f64>,
+    local: &[Quat<f64>],
+    pos: &mut [Vec3<f64>],
+    rot: &mut [Quat<f64>],
+    from: usize,
+) {
+    for j in from..parents.len() {
         if parents[j] < 0 {
             pos[j] = root;
             rot[j] = local[j];
@@ -261,7 +276,6 @@ fn fk(
             rot[j] = qmul(rot[p], local[j]);
         }
     }
-    (pos, rot)
 }
 
 /// Fits the template skeleton to HumanML3D joint positions (22 joints, SMPL order) and returns
@@ -338,12 +352,19 @@ fn basic_ik(
         .map(|j| (0..n).filter(|&c| parents[c] == j as i32).collect())
         .collect();
     let unit = |v: Vec3<f64>| scale3(v, 1.0 / (norm(v) + 1e-10));
+    // The reference recomputes the whole FK before every joint; updating only the joints
+    // after the last changed one gives the same numbers.
+    let (mut pos, mut rot) = fk(parents, offsets, root, local);
+    let mut dirty = n;
     for _ in 0..iterations {
         for j in 0..n {
             if children[j].is_empty() {
                 continue;
             }
-            let (pos, rot) = fk(parents, offsets, root, local);
+            if dirty < n {
+                fk_from(parents, offsets, root, local, &mut pos, &mut rot, dirty);
+                dirty = n;
+            }
             let to_local = qinv(rot[j]);
             let step = |c: usize| -> Quat<f64> {
                 let jd = unit(sub3(pos[c], pos[j]));
@@ -362,6 +383,7 @@ fn basic_ik(
                 qexp(scale3(mean, 1.0 / children[j].len() as f64))
             };
             local[j] = qmul(local[j], q);
+            dirty = dirty.min(j);
         }
     }
 }

@@ -13,7 +13,7 @@ use super::error::MotionError;
 use super::joints::JointPositions;
 use super::layout::FeatureLayout;
 use super::quat::{
-    Quat, Vec3, cross, normalize, qbetween, qidentity, qinv, qmul, qrot, quat_to_cont6d, sub3,
+    Quat, Vec3, add3, cross, normalize, qbetween, qidentity, qinv, qmul, qrot, quat_to_cont6d, sub3,
 };
 use super::skeleton::Skeleton;
 
@@ -126,14 +126,10 @@ fn canonical(joints: &JointPositions, skel: &Skeleton) -> Result<Frames<f32>, Mo
 
     // 4. Face +Z: across = (r_hip − l_hip) + (r_sdr − l_sdr) of frame 0.
     let [r_hip, l_hip, sdr_r, sdr_l] = skel.face_joints;
-    let across = add(sub3(init[r_hip], init[l_hip]), sub3(init[sdr_r], init[sdr_l]));
+    let across = add3(sub3(init[r_hip], init[l_hip]), sub3(init[sdr_r], init[sdr_l]));
     let forward = facing_from_across(across).ok_or(MotionError::DegenerateFacing { frame: 0 })?;
     let q0 = qbetween(to_f32(forward), FORWARD);
     Ok(p.iter().map(|&v| qrot(q0, to_f32(v))).collect())
-}
-
-fn add<T: super::quat::Real>(a: Vec3<T>, b: Vec3<T>) -> Vec3<T> {
-    super::quat::add3(a, b)
 }
 
 /// `normalize(cross(+Y, normalize(across)))` in float64; `None` when degenerate.
@@ -179,7 +175,7 @@ fn uniform_skeleton(src: &[Vec3], nf: usize, nj: usize, skel: &Skeleton) -> Resu
                 let (a, b) = (w[0], w[1]);
                 rot = qmul(rot, q[b]);
                 let off = to_f64(qrot(rot, tgt[b]));
-                out[t * nj + b] = add(off, out[t * nj + a]);
+                out[t * nj + b] = add3(off, out[t * nj + a]);
             }
         }
     }
@@ -206,7 +202,7 @@ fn inverse_kinematics(
     let mut fwd: Vec<Vec3<f64>> = Vec::with_capacity(nf);
     for t in 0..nf {
         let f = |j: usize| p[t * nj + j];
-        let across = super::quat::add3(sub3(f(r_hip), f(l_hip)), sub3(f(sdr_r), f(sdr_l)));
+        let across = add3(sub3(f(r_hip), f(l_hip)), sub3(f(sdr_r), f(sdr_l)));
         let across = normalize(across); // float32, like numpy on float32 joints
         let fw = cross(UP, to_f64(across)); // int × float32 → float64 in numpy
         if !fw.iter().all(|x| x.is_finite()) || fw == [0.0; 3] {

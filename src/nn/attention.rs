@@ -29,7 +29,11 @@ impl MultiHeadAttention {
     pub fn load(l: &mut Loader, d_model: usize, n_heads: usize) -> Result<Self, LoadError> {
         let in_proj = l.linear_packed("in_proj_weight", "in_proj_bias", d_model, 3 * d_model)?;
         let out_proj = l.linear("out_proj", d_model, d_model, true)?;
-        Ok(Self { in_proj, out_proj, n_heads })
+        Ok(Self {
+            in_proj,
+            out_proj,
+            n_heads,
+        })
     }
 
     /// Self-attention over `x: [B, L, D]`. `mask` is an additive `[B or 1, 1 or L, L]` bias
@@ -58,12 +62,16 @@ impl MultiHeadAttention {
 /// Additive key-padding bias `[B, 1, L]` from a `[B, L]` mask that is true at padded keys.
 pub fn key_padding_bias(padding: Tensor<2, Bool>) -> Tensor<3> {
     let [b, l] = padding.dims();
-    Tensor::<2>::zeros([b, l], &padding.device()).mask_fill(padding, MASKED).reshape([b, 1, l])
+    Tensor::<2>::zeros([b, l], &padding.device())
+        .mask_fill(padding, MASKED)
+        .reshape([b, 1, l])
 }
 
 /// Causal additive bias `[1, L, L]`: position i attends to keys ≤ i.
 pub fn causal_bias(l: usize, device: &burn::tensor::Device) -> Tensor<3> {
-    let values: Vec<f32> = (0..l * l).map(|i| if i % l > i / l { MASKED } else { 0.0 }).collect();
+    let values: Vec<f32> = (0..l * l)
+        .map(|i| if i % l > i / l { MASKED } else { 0.0 })
+        .collect();
     Tensor::<1>::from_floats(values.as_slice(), device).reshape([1, l, l])
 }
 

@@ -25,11 +25,19 @@ pub struct ClipTextEncoder {
 impl ClipTextEncoder {
     pub fn load(l: &mut Loader, c: &ClipTextConfig) -> Result<Self, LoadError> {
         let resblocks = (0..c.layers)
-            .map(|i| ResidualAttentionBlock::load(&mut l.sub(&format!("transformer.resblocks.{i}")), c.width, c.heads))
+            .map(|i| {
+                ResidualAttentionBlock::load(
+                    &mut l.sub(&format!("transformer.resblocks.{i}")),
+                    c.width,
+                    c.heads,
+                )
+            })
             .collect::<Result<_, _>>()?;
         Ok(Self {
             token_embedding: Param::from_tensor(l.tensor("token_embedding.weight", [c.vocab_size, c.width])?),
-            positional_embedding: Param::from_tensor(l.tensor("positional_embedding", [c.context_length, c.width])?),
+            positional_embedding: Param::from_tensor(
+                l.tensor("positional_embedding", [c.context_length, c.width])?,
+            ),
             resblocks,
             ln_final: l.layer_norm("ln_final", c.width, 1e-5)?,
             text_projection: Param::from_tensor(l.tensor("text_projection", [c.width, c.embed_dim])?),
@@ -50,14 +58,22 @@ impl ClipTextEncoder {
         let width = self.token_embedding.val().dims()[1];
         let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [b * len]), &device);
         let x = self.token_embedding.val().select(0, ids).reshape([b, len, width]);
-        let mut x = x + self.positional_embedding.val().narrow(0, 0, len).reshape([1, len, width]);
+        let mut x = x + self
+            .positional_embedding
+            .val()
+            .narrow(0, 0, len)
+            .reshape([1, len, width]);
         let mask = causal_bias(len, &device);
         for block in &self.resblocks {
             x = block.forward(x, mask.clone());
         }
         let x = self.ln_final.forward(x);
         // Gather each row's EOT position: [B, width].
-        let index: Vec<i64> = eot.iter().enumerate().map(|(i, &e)| (i * len + e) as i64).collect();
+        let index: Vec<i64> = eot
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| (i * len + e) as i64)
+            .collect();
         let index = Tensor::<1, Int>::from_data(TensorData::new(index, [b]), &device);
         let pooled = x.reshape([b * len, width]).select(0, index);
         pooled.matmul(self.text_projection.val())

@@ -19,7 +19,13 @@ impl LengthEstimator {
     const HIDDEN: [usize; 3] = [512, 256, 128];
 
     pub fn load(l: &mut Loader, c: &LengthEstimatorConfig) -> Result<Self, LoadError> {
-        let dims = [c.input_size, Self::HIDDEN[0], Self::HIDDEN[1], Self::HIDDEN[2], c.output_size];
+        let dims = [
+            c.input_size,
+            Self::HIDDEN[0],
+            Self::HIDDEN[1],
+            Self::HIDDEN[2],
+            c.output_size,
+        ];
         let linear_idx = [0, 4, 8, 11];
         let norm_idx = [1, 5, 9];
         let mut linears = Vec::new();

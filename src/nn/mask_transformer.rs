@@ -30,10 +30,17 @@ pub struct MaskTransformer {
 impl MaskTransformer {
     pub fn load(l: &mut Loader, c: &MaskTransformerConfig) -> Result<Self, LoadError> {
         let token_emb = l.tensor("token_emb.weight", [c.num_tokens + 2, c.code_dim])?;
-        let pe = l.tensor("position_enc.pe", [c.max_len, 1, c.latent_dim])?.reshape([c.max_len, c.latent_dim]);
+        let pe = l
+            .tensor("position_enc.pe", [c.max_len, 1, c.latent_dim])?
+            .reshape([c.max_len, c.latent_dim]);
         let layers = (0..c.n_layers)
             .map(|i| {
-                TransformerEncoderLayer::load(&mut l.sub(&format!("seqTransEncoder.layers.{i}")), c.latent_dim, c.n_heads, c.ff_size)
+                TransformerEncoderLayer::load(
+                    &mut l.sub(&format!("seqTransEncoder.layers.{i}")),
+                    c.latent_dim,
+                    c.n_heads,
+                    c.ff_size,
+                )
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
@@ -51,14 +58,21 @@ impl MaskTransformer {
     pub fn forward(&self, ids: Tensor<2, Int>, cond: Tensor<2>, padding: Tensor<2, Bool>) -> Tensor<3> {
         let [b, n] = ids.dims();
         let d = self.token_emb.val().dims()[1];
-        let x = self.token_emb.val().select(0, ids.reshape([b * n])).reshape([b, n, d]);
+        let x = self
+            .token_emb
+            .val()
+            .select(0, ids.reshape([b * n]))
+            .reshape([b, n, d]);
         let x = self.pose_embedding.forward(x);
         let latent = x.dims()[2];
         let x = x + self.position_enc.val().narrow(0, 0, n).reshape([1, n, latent]);
         let cond_token = self.cond_emb.forward(cond).reshape([b, 1, latent]);
         let mut h = Tensor::cat(vec![cond_token, x], 1);
         // The condition token is never padded.
-        let keys = Tensor::cat(vec![Tensor::<2, Bool>::full([b, 1], false, &padding.device()), padding], 1);
+        let keys = Tensor::cat(
+            vec![Tensor::<2, Bool>::full([b, 1], false, &padding.device()), padding],
+            1,
+        );
         let bias = key_padding_bias(keys);
         for layer in &self.layers {
             h = layer.forward(h, Some(bias.clone()));

@@ -47,8 +47,16 @@ impl ProjectionTables {
     /// Embedding table of quantizer layer `j`'s ids, `[V+1, C]`.
     pub fn token_embed(&self, j: usize) -> Tensor<2> {
         match self {
-            Self::Shared(SharedTables { token_embed_first, shared, .. }) => {
-                if j == 0 { Self::row(token_embed_first, 0) } else { Self::row(shared, j - 1) }
+            Self::Shared(SharedTables {
+                token_embed_first,
+                shared,
+                ..
+            }) => {
+                if j == 0 {
+                    Self::row(token_embed_first, 0)
+                } else {
+                    Self::row(shared, j - 1)
+                }
             }
             Self::Plain(PlainTables { token_embed, .. }) => Self::row(token_embed, j),
         }
@@ -57,13 +65,28 @@ impl ProjectionTables {
     /// Projection `[V+1, C]` producing the logits of layer `j + 1`, and its bias if any.
     pub fn output_proj(&self, j: usize) -> (Tensor<2>, Option<Tensor<1>>) {
         match self {
-            Self::Shared(SharedTables { shared, output_proj_last, .. }) => {
+            Self::Shared(SharedTables {
+                shared,
+                output_proj_last,
+                ..
+            }) => {
                 let q_minus_2 = shared.val().dims()[0];
-                if j < q_minus_2 { (Self::row(shared, j), None) } else { (Self::row(output_proj_last, 0), None) }
+                if j < q_minus_2 {
+                    (Self::row(shared, j), None)
+                } else {
+                    (Self::row(output_proj_last, 0), None)
+                }
             }
-            Self::Plain(PlainTables { output_proj, output_bias, .. }) => {
+            Self::Plain(PlainTables {
+                output_proj,
+                output_bias,
+                ..
+            }) => {
                 let classes = output_bias.val().dims()[1];
-                (Self::row(output_proj, j), Some(output_bias.val().narrow(0, j, 1).reshape([classes])))
+                (
+                    Self::row(output_proj, j),
+                    Some(output_bias.val().narrow(0, j, 1).reshape([classes])),
+                )
             }
         }
     }
@@ -85,7 +108,10 @@ impl ResidualTransformer {
     pub fn load(l: &mut Loader, c: &ResidualTransformerConfig) -> Result<Self, LoadError> {
         let (v1, cd, q) = (c.num_tokens + 1, c.code_dim, c.num_quantizers);
         if q < 2 {
-            return Err(LoadError::Bad { name: "num_quantizers".into(), message: format!("needs ≥ 2 layers, got {q}") });
+            return Err(LoadError::Bad {
+                name: "num_quantizers".into(),
+                message: format!("needs ≥ 2 layers, got {q}"),
+            });
         }
         let tables = if c.share_weight {
             ProjectionTables::Shared(SharedTables {
@@ -100,10 +126,17 @@ impl ResidualTransformer {
                 output_bias: Param::from_tensor(l.tensor("output_proj_bias", [q, v1])?),
             })
         };
-        let pe = l.tensor("position_enc.pe", [c.max_len, 1, c.latent_dim])?.reshape([c.max_len, c.latent_dim]);
+        let pe = l
+            .tensor("position_enc.pe", [c.max_len, 1, c.latent_dim])?
+            .reshape([c.max_len, c.latent_dim]);
         let layers = (0..c.n_layers)
             .map(|i| {
-                TransformerEncoderLayer::load(&mut l.sub(&format!("seqTransEncoder.layers.{i}")), c.latent_dim, c.n_heads, c.ff_size)
+                TransformerEncoderLayer::load(
+                    &mut l.sub(&format!("seqTransEncoder.layers.{i}")),
+                    c.latent_dim,
+                    c.n_heads,
+                    c.ff_size,
+                )
             })
             .collect::<Result<_, _>>()?;
         Ok(Self {
@@ -126,7 +159,13 @@ impl ResidualTransformer {
     }
 
     /// Logits `[B, N, V+1]` for quantizer layer `q` (1..Q−1) given the code history.
-    pub fn forward(&self, history: Tensor<3>, q: usize, cond: Tensor<2>, padding: Tensor<2, Bool>) -> Tensor<3> {
+    pub fn forward(
+        &self,
+        history: Tensor<3>,
+        q: usize,
+        cond: Tensor<2>,
+        padding: Tensor<2, Bool>,
+    ) -> Tensor<3> {
         let [b, n, _] = history.dims();
         let device = history.device();
         let x = self.pose_embedding.forward(history);

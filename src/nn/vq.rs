@@ -5,23 +5,20 @@
 //! `quantizer.layers.<q>.codebook`.
 
 use burn::module::{Module, Param};
-use burn::nn::conv::Conv1d;
 use burn::nn::PaddingConfig1d;
+use burn::nn::conv::Conv1d;
 use burn::tensor::activation::{gelu, relu, silu};
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::weights::{LoadError, Loader};
 use crate::config::{VqActivation, VqConfig};
 
+/// A PyTorch `nn.Conv1d` with bias: `(c_in, c_out, kernel)` and `(stride, padding, dilation)`.
 fn load_conv(
     l: &mut Loader,
     name: &str,
-    c_in: usize,
-    c_out: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
-    dilation: usize,
+    (c_in, c_out, kernel): (usize, usize, usize),
+    (stride, padding, dilation): (usize, usize, usize),
 ) -> Result<Conv1d, LoadError> {
     Ok(Conv1d {
         weight: Param::from_tensor(l.tensor(&format!("{name}.weight"), [c_out, c_in, kernel])?),
@@ -72,10 +69,15 @@ pub struct ResConv1DBlock {
 }
 
 impl ResConv1DBlock {
-    fn load(l: &mut Loader, width: usize, dilation: usize, activation: Activation) -> Result<Self, LoadError> {
+    fn load(
+        l: &mut Loader,
+        width: usize,
+        dilation: usize,
+        activation: Activation,
+    ) -> Result<Self, LoadError> {
         Ok(Self {
-            conv1: load_conv(l, "conv1", width, width, 3, 1, dilation, dilation)?,
-            conv2: load_conv(l, "conv2", width, width, 1, 1, 0, 1)?,
+            conv1: load_conv(l, "conv1", (width, width, 3), (1, dilation, dilation))?,
+            conv2: load_conv(l, "conv2", (width, width, 1), (1, 0, 1))?,
             activation,
         })
     }
@@ -98,7 +100,9 @@ impl Resnet1D {
             .dilations()
             .into_iter()
             .enumerate()
-            .map(|(i, d)| ResConv1DBlock::load(&mut l.sub(&format!("model.{i}")), c.width, d, c.vq_act.into()))
+            .map(|(i, d)| {
+                ResConv1DBlock::load(&mut l.sub(&format!("model.{i}")), c.width, d, c.vq_act.into())
+            })
             .collect::<Result<_, _>>()?;
         Ok(Self { blocks })
     }
@@ -135,15 +139,29 @@ pub struct Encoder {
 
 impl Encoder {
     fn load(l: &mut Loader, c: &VqConfig) -> Result<Self, LoadError> {
-        let conv_in = load_conv(l, "model.0", c.dim_pose, c.width, 3, 1, 1, 1)?;
+        let conv_in = load_conv(l, "model.0", (c.dim_pose, c.width, 3), (1, 1, 1))?;
         let mut down = Vec::new();
         for i in 0..c.down_t {
-            let conv = load_conv(l, &format!("model.{}.0", 2 + i), c.width, c.width, 2 * c.stride_t, c.stride_t, c.stride_t / 2, 1)?;
+            let conv = load_conv(
+                l,
+                &format!("model.{}.0", 2 + i),
+                (c.width, c.width, 2 * c.stride_t),
+                (c.stride_t, c.stride_t / 2, 1),
+            )?;
             let res = Resnet1D::load(&mut l.sub(&format!("model.{}.1", 2 + i)), c)?;
             down.push(DownStage { conv, res });
         }
-        let conv_out = load_conv(l, &format!("model.{}", 2 + c.down_t), c.width, c.code_dim, 3, 1, 1, 1)?;
-        Ok(Self { conv_in, down, conv_out })
+        let conv_out = load_conv(
+            l,
+            &format!("model.{}", 2 + c.down_t),
+            (c.width, c.code_dim, 3),
+            (1, 1, 1),
+        )?;
+        Ok(Self {
+            conv_in,
+            down,
+            conv_out,
+        })
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
@@ -166,16 +184,31 @@ pub struct Decoder {
 
 impl Decoder {
     fn load(l: &mut Loader, c: &VqConfig) -> Result<Self, LoadError> {
-        let conv_in = load_conv(l, "model.0", c.code_dim, c.width, 3, 1, 1, 1)?;
+        let conv_in = load_conv(l, "model.0", (c.code_dim, c.width, 3), (1, 1, 1))?;
         let mut up = Vec::new();
         for i in 0..c.down_t {
             let res = Resnet1D::load(&mut l.sub(&format!("model.{}.0", 2 + i)), c)?;
-            let conv = load_conv(l, &format!("model.{}.2", 2 + i), c.width, c.width, 3, 1, 1, 1)?;
+            let conv = load_conv(l, &format!("model.{}.2", 2 + i), (c.width, c.width, 3), (1, 1, 1))?;
             up.push(UpStage { res, conv });
         }
-        let conv_mid = load_conv(l, &format!("model.{}", 2 + c.down_t), c.width, c.width, 3, 1, 1, 1)?;
-        let conv_out = load_conv(l, &format!("model.{}", 4 + c.down_t), c.width, c.dim_pose, 3, 1, 1, 1)?;
-        Ok(Self { conv_in, up, conv_mid, conv_out })
+        let conv_mid = load_conv(
+            l,
+            &format!("model.{}", 2 + c.down_t),
+            (c.width, c.width, 3),
+            (1, 1, 1),
+        )?;
+        let conv_out = load_conv(
+            l,
+            &format!("model.{}", 4 + c.down_t),
+            (c.width, c.dim_pose, 3),
+            (1, 1, 1),
+        )?;
+        Ok(Self {
+            conv_in,
+            up,
+            conv_mid,
+            conv_out,
+        })
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
@@ -212,12 +245,21 @@ impl RvqVae {
         let decoder = Decoder::load(&mut l.sub("decoder"), c)?;
         let mut books = Vec::with_capacity((c.num_quantizers * c.nb_code + 1) * c.code_dim);
         for q in 0..c.num_quantizers {
-            books.extend(l.values(&format!("quantizer.layers.{q}.codebook"), &[c.nb_code, c.code_dim])?);
+            books.extend(l.values(
+                &format!("quantizer.layers.{q}.codebook"),
+                &[c.nb_code, c.code_dim],
+            )?);
         }
         books.extend(std::iter::repeat_n(0.0, c.code_dim));
         let rows = c.num_quantizers * c.nb_code + 1;
         let codebooks = Tensor::<2>::from_data(TensorData::new(books, [rows, c.code_dim]), l.device());
-        Ok(Self { encoder, decoder, codebooks: Param::from_tensor(codebooks), nb_code: c.nb_code, num_quantizers: c.num_quantizers })
+        Ok(Self {
+            encoder,
+            decoder,
+            codebooks: Param::from_tensor(codebooks),
+            nb_code: c.nb_code,
+            num_quantizers: c.num_quantizers,
+        })
     }
 
     /// Codebook `q` as `[nb_code, code_dim]`.
@@ -231,13 +273,23 @@ impl RvqVae {
         let flat: Vec<i64> = ids
             .chunks(q_in)
             .flat_map(|codes| {
-                codes.iter().enumerate().map(move |(q, &id)| if id < 0 { zero_row } else { (q * self.nb_code) as i64 + id })
+                codes.iter().enumerate().map(move |(q, &id)| {
+                    if id < 0 {
+                        zero_row
+                    } else {
+                        (q * self.nb_code) as i64 + id
+                    }
+                })
             })
             .collect();
         let device = self.codebooks.val().device();
         let code_dim = self.codebooks.val().dims()[1];
         let index = Tensor::<1, Int>::from_data(TensorData::new(flat, [b * n * q_in]), &device);
-        let gathered = self.codebooks.val().select(0, index).reshape([b, n, q_in, code_dim]);
+        let gathered = self
+            .codebooks
+            .val()
+            .select(0, index)
+            .reshape([b, n, q_in, code_dim]);
         // Sum layer by layer in order, like the reference's accumulation.
         let mut sum = gathered.clone().narrow(2, 0, 1);
         for q in 1..q_in {

@@ -8,7 +8,7 @@
 //! `[in, out]`.
 
 use burn::module::Param;
-use burn::nn::{Linear, LayerNorm, LayerNormConfig};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{Device, Tensor, TensorData};
 use thiserror::Error;
 
@@ -18,7 +18,11 @@ pub enum LoadError {
     #[error("tensor '{0}' is missing from the weights")]
     Missing(String),
     #[error("tensor '{name}' has shape {got:?}, expected {expected:?}")]
-    Shape { name: String, expected: Vec<usize>, got: Vec<usize> },
+    Shape {
+        name: String,
+        expected: Vec<usize>,
+        got: Vec<usize>,
+    },
     #[error("tensor '{name}' has a non-finite value at element {index}")]
     NonFinite { name: String, index: usize },
     #[error("tensor '{name}' cannot be read: {message}")]
@@ -42,7 +46,9 @@ pub struct RandomWeights {
 
 impl RandomWeights {
     pub fn new(seed: u64) -> Self {
-        Self { rng: crate::sample::rng::Rng::new(seed) }
+        Self {
+            rng: crate::sample::rng::Rng::new(seed),
+        }
     }
 }
 
@@ -100,13 +106,21 @@ pub struct Loader<'a> {
 
 impl<'a> Loader<'a> {
     pub fn new(source: &'a mut dyn WeightSource, device: &Device) -> Self {
-        Self { source, device: device.clone(), prefix: String::new() }
+        Self {
+            source,
+            device: device.clone(),
+            prefix: String::new(),
+        }
     }
 
     /// A loader for the keys under `prefix.`.
     pub fn sub(&mut self, prefix: &str) -> Loader<'_> {
         let prefix = self.key(prefix);
-        Loader { source: &mut *self.source, device: self.device.clone(), prefix }
+        Loader {
+            source: &mut *self.source,
+            device: self.device.clone(),
+            prefix,
+        }
     }
 
     pub fn device(&self) -> &Device {
@@ -114,7 +128,11 @@ impl<'a> Loader<'a> {
     }
 
     fn key(&self, name: &str) -> String {
-        if self.prefix.is_empty() { name.to_string() } else { format!("{}.{}", self.prefix, name) }
+        if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{}", self.prefix, name)
+        }
     }
 
     /// Raw values of `name` with `shape`.
@@ -132,17 +150,39 @@ impl<'a> Loader<'a> {
     /// A PyTorch `nn.Linear` stored as `weight (out, in)` [+ `bias (out)`].
     pub fn linear(&mut self, name: &str, d_in: usize, d_out: usize, bias: bool) -> Result<Linear, LoadError> {
         let w = self.values(&format!("{name}.weight"), &[d_out, d_in])?;
-        let weight = Tensor::<2>::from_data(TensorData::new(transpose(&w, d_out, d_in), [d_in, d_out]), &self.device);
-        let bias = if bias { Some(Param::from_tensor(self.tensor(&format!("{name}.bias"), [d_out])?)) } else { None };
-        Ok(Linear { weight: Param::from_tensor(weight), bias })
+        let weight = Tensor::<2>::from_data(
+            TensorData::new(transpose(&w, d_out, d_in), [d_in, d_out]),
+            &self.device,
+        );
+        let bias = if bias {
+            Some(Param::from_tensor(self.tensor(&format!("{name}.bias"), [d_out])?))
+        } else {
+            None
+        };
+        Ok(Linear {
+            weight: Param::from_tensor(weight),
+            bias,
+        })
     }
 
     /// A linear layer stored under explicit weight/bias keys (MHA's packed `in_proj_weight`).
-    pub fn linear_packed(&mut self, weight: &str, bias: &str, d_in: usize, d_out: usize) -> Result<Linear, LoadError> {
+    pub fn linear_packed(
+        &mut self,
+        weight: &str,
+        bias: &str,
+        d_in: usize,
+        d_out: usize,
+    ) -> Result<Linear, LoadError> {
         let w = self.values(weight, &[d_out, d_in])?;
-        let weight = Tensor::<2>::from_data(TensorData::new(transpose(&w, d_out, d_in), [d_in, d_out]), &self.device);
+        let weight = Tensor::<2>::from_data(
+            TensorData::new(transpose(&w, d_out, d_in), [d_in, d_out]),
+            &self.device,
+        );
         let bias = Param::from_tensor(self.tensor(bias, [d_out])?);
-        Ok(Linear { weight: Param::from_tensor(weight), bias: Some(bias) })
+        Ok(Linear {
+            weight: Param::from_tensor(weight),
+            bias: Some(bias),
+        })
     }
 
     /// A PyTorch `nn.LayerNorm(d)` with its `weight`/`bias`.

@@ -30,7 +30,9 @@ pub fn top_k_indices(logits: &[f32], k: usize) -> Vec<usize> {
         let v = logits[*i];
         if v.is_nan() { f32::NEG_INFINITY } else { v }
     };
-    idx.select_nth_unstable_by(k.saturating_sub(1), |a, b| key(b).total_cmp(&key(a)).then(a.cmp(b)));
+    idx.select_nth_unstable_by(k.saturating_sub(1), |a, b| {
+        key(b).total_cmp(&key(a)).then(a.cmp(b))
+    });
     idx.truncate(k);
     idx.sort_by(|a, b| key(b).total_cmp(&key(a)).then(a.cmp(b)));
     idx
@@ -76,7 +78,10 @@ pub fn draw(logits: &[f32], top_k: usize, temperature: f32, mode: Draw, rng: &mu
             let kept = top_k_indices(logits, top_k);
             let t = temperature.max(1e-10);
             let max = logits[kept[0]] / t;
-            let weights: Vec<f64> = kept.iter().map(|&i| ((logits[i] / t - max) as f64).exp()).collect();
+            let weights: Vec<f64> = kept
+                .iter()
+                .map(|&i| ((logits[i] / t - max) as f64).exp())
+                .collect();
             let total: f64 = weights.iter().sum();
             let mut u = rng.uniform() * total;
             for (w, &i) in weights.iter().zip(&kept) {
@@ -119,7 +124,10 @@ mod tests {
                 let f = counts[i] as f64 / n as f64;
                 // 5 standard errors.
                 let se = (p * (1.0 - p) / n as f64).sqrt();
-                assert!((f - p).abs() < 5.0 * se, "{mode:?} class {i}: freq {f:.4} vs p {p:.4}");
+                assert!(
+                    (f - p).abs() < 5.0 * se,
+                    "{mode:?} class {i}: freq {f:.4} vs p {p:.4}"
+                );
             }
             assert_eq!(counts[1] + counts[3], 0, "{mode:?} drew outside the top-k");
         }

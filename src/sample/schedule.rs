@@ -17,7 +17,13 @@ pub fn linspace01(steps: usize) -> Vec<f32> {
             let step = 1.0f64 / (steps - 1) as f64;
             let halfway = steps / 2;
             (0..steps)
-                .map(|i| if i < halfway { step * i as f64 } else { 1.0 - step * (steps - i - 1) as f64 })
+                .map(|i| {
+                    if i < halfway {
+                        step * i as f64
+                    } else {
+                        1.0 - step * (steps - i - 1) as f64
+                    }
+                })
                 .map(|t| t as f32)
                 .collect()
         }
@@ -44,7 +50,10 @@ pub fn masked_count(prob: f32, len: usize) -> usize {
 
 /// Masked counts of every step for a sequence of `len` tokens.
 pub fn schedule(steps: usize, len: usize) -> Vec<usize> {
-    mask_probabilities(steps).into_iter().map(|p| masked_count(p, len)).collect()
+    mask_probabilities(steps)
+        .into_iter()
+        .map(|p| masked_count(p, len))
+        .collect()
 }
 
 /// Top-k count of the reference's `top_k` filter: `ceil((1 − thres)·classes)` computed in f64,
@@ -63,8 +72,14 @@ mod tests {
         assert_eq!(schedule(10, 49), vec![49, 48, 46, 42, 38, 31, 24, 17, 9, 1]);
         assert_eq!(schedule(10, 40), vec![40, 39, 38, 35, 31, 26, 20, 14, 7, 1]);
         // Edit fixtures (18 steps over edit spans of 10 and 8 tokens).
-        assert_eq!(schedule(18, 10), vec![10, 10, 10, 10, 9, 9, 9, 8, 7, 7, 6, 5, 4, 4, 3, 2, 1, 1]);
-        assert_eq!(schedule(18, 8), vec![8, 8, 8, 8, 7, 7, 7, 6, 6, 5, 5, 4, 4, 3, 2, 1, 1, 1]);
+        assert_eq!(
+            schedule(18, 10),
+            vec![10, 10, 10, 10, 9, 9, 9, 8, 7, 7, 6, 5, 4, 4, 3, 2, 1, 1]
+        );
+        assert_eq!(
+            schedule(18, 8),
+            vec![8, 8, 8, 8, 7, 7, 7, 6, 6, 5, 5, 4, 4, 3, 2, 1, 1, 1]
+        );
         assert_eq!(mask_probabilities(10)[6].to_bits(), 0x3effffff);
     }
 

@@ -99,7 +99,11 @@ impl Foot {
 
     /// A foot whose toe sits at `toe` (e.g. a heel raised around a planted toe).
     pub fn from_toe(side: usize, toe: V3, yaw: f64, pitch: f64) -> Foot {
-        let mut f = Foot { ankle: V3::ZERO, yaw, pitch };
+        let mut f = Foot {
+            ankle: V3::ZERO,
+            yaw,
+            pitch,
+        };
         f.ankle = toe - f.toe_dir() * bone(TOE[side]);
         f
     }
@@ -139,7 +143,13 @@ impl Arm {
         let f = u * elbow.cos() + b * elbow.sin();
         let target = shoulder_in_chest(side) + u * bone(ELBOW[side]) + f * bone(WRIST[side]);
         let shrug = (0.25 * (u.y + 0.2)).max(0.0);
-        Arm { target, pole: -b, world: V3::ZERO, world_w: 0.0, shrug }
+        Arm {
+            target,
+            pole: -b,
+            world: V3::ZERO,
+            world_w: 0.0,
+            shrug,
+        }
     }
 
     /// Relaxed arm hanging at the side.
@@ -150,7 +160,13 @@ impl Arm {
     /// An arm reaching for a wrist position `target` given relative to spine3 (chest frame),
     /// with the elbow pointing toward `pole`.
     pub fn reach(target: V3, pole: V3) -> Arm {
-        Arm { target, pole, world: V3::ZERO, world_w: 0.0, shrug: 0.0 }
+        Arm {
+            target,
+            pole,
+            world: V3::ZERO,
+            world_w: 0.0,
+            shrug: 0.0,
+        }
     }
 
     /// Blend of two arm controls.
@@ -190,7 +206,11 @@ pub struct Frame {
 pub fn stance_foot(side: usize, center: V3, yaw: f64, w: f64) -> Foot {
     let s = sgn(side);
     let p = center.flat() + super::math::left_dir(yaw) * (s * w) - heading_dir(yaw) * 0.03;
-    Foot { ankle: v3(p.x, ankle_y(side), p.z), yaw: yaw + s * deg(6.0), pitch: 0.0 }
+    Foot {
+        ankle: v3(p.x, ankle_y(side), p.z),
+        yaw: yaw + s * deg(6.0),
+        pitch: 0.0,
+    }
 }
 
 impl Frame {
@@ -203,7 +223,10 @@ impl Frame {
             spine: v3(deg(1.0), 0.0, 0.0),
             head: v3(deg(3.0), 0.0, 0.0),
             arms: [Arm::rest(LEFT), Arm::rest(RIGHT)],
-            feet: [stance_foot(LEFT, center, yaw, 0.1), stance_foot(RIGHT, center, yaw, 0.1)],
+            feet: [
+                stance_foot(LEFT, center, yaw, 0.1),
+                stance_foot(RIGHT, center, yaw, 0.1),
+            ],
             knee_out: 0.0,
         }
     }
@@ -253,7 +276,11 @@ impl Frame {
 pub fn two_bone(a: V3, target: V3, pole: V3, l1: f64, l2: f64, max_reach: f64) -> (V3, V3) {
     let d = target - a;
     let dist = d.len();
-    let dir = if dist < 1e-9 { v3(0.0, -1.0, 0.0) } else { d * (1.0 / dist) };
+    let dir = if dist < 1e-9 {
+        v3(0.0, -1.0, 0.0)
+    } else {
+        d * (1.0 / dist)
+    };
     let lo = (l1 - l2).abs() + 1e-4;
     let hi = (l1 + l2) * max_reach;
     let dc = dist.clamp(lo, hi);
@@ -285,7 +312,11 @@ pub fn resolve(f: &Frame) -> [V3; 22] {
         let a = f.feet[s].ankle;
         let reach = (bone(KNEE[s]) + bone(ANKLE[s])) * MAX_REACH;
         let dh = (a - hip).flat().len();
-        let top = if dh < reach { a.y + (reach * reach - dh * dh).sqrt() } else { a.y };
+        let top = if dh < reach {
+            a.y + (reach * reach - dh * dh).sqrt()
+        } else {
+            a.y
+        };
         // A foot well off the ground (swinging, kicking, in flight) does not hold the pelvis
         // down: its leg simply extends as far as it can. The constraint fades in smoothly as
         // the foot comes down.

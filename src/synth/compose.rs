@@ -79,7 +79,11 @@ pub fn generate(seed: u64, index: u64, allowed: &[String], composite_fraction: f
         .collect();
     let seq_ok = allowed.is_empty() || allowed.iter().any(|a| a == "sequence");
     let composite = seq_ok && (singles.is_empty() || rng.chance(composite_fraction));
-    let pool: Vec<&'static str> = if singles.is_empty() { single_names() } else { singles };
+    let pool: Vec<&'static str> = if singles.is_empty() {
+        single_names()
+    } else {
+        singles
+    };
     for _attempt in 0..8 {
         let pre = if rng.chance(0.7) { rng.range(0.3, 1.0) } else { 0.0 };
         let post = if rng.chance(0.7) { rng.range(0.3, 1.0) } else { 0.0 };
@@ -119,7 +123,11 @@ pub fn generate(seed: u64, index: u64, allowed: &[String], composite_fraction: f
         for p in parts.iter() {
             let start = append(&mut frames, &p.frames);
             let end = frames.len();
-            placed.push(Placed { part: p.clone(), start, end });
+            placed.push(Placed {
+                part: p.clone(),
+                start,
+                end,
+            });
         }
         if post > 0.0 {
             append(&mut frames, &idle(&mut rng, post));
@@ -128,13 +136,15 @@ pub fn generate(seed: u64, index: u64, allowed: &[String], composite_fraction: f
             append(&mut frames, &idle(&mut rng, 0.8));
         }
         if frames.len() > MAX_FRAMES {
-            if composite && placed.len() > 2 {
-                // Drop the last action and retry with fresh draws.
-            }
+            // Too long: draw again (the stream has advanced, so the draw differs).
             continue;
         }
         return Motion {
-            family: if composite { "sequence".into() } else { names[0].to_string() },
+            family: if composite {
+                "sequence".into()
+            } else {
+                names[0].to_string()
+            },
             parts: placed,
             frames,
         };
@@ -146,10 +156,18 @@ pub fn generate(seed: u64, index: u64, allowed: &[String], composite_fraction: f
     let parts = match stand {
         Some(p) => {
             let start = append(&mut frames, &p.frames);
-            vec![Placed { part: p, start, end: frames.len() }]
+            vec![Placed {
+                part: p,
+                start,
+                end: frames.len(),
+            }]
         }
         None => Vec::new(),
     };
     frames.truncate(MAX_FRAMES);
-    Motion { family: "stand".into(), parts, frames }
+    Motion {
+        family: "stand".into(),
+        parts,
+        frames,
+    }
 }

@@ -113,7 +113,6 @@ pub fn fix_heading_flips(canon: &JointPositions, features: &mut [f32]) -> usize 
     use crate::motion::extract::gaussian_filter1d_nearest;
     use crate::motion::quat::{cross, normalize, qbetween, sub3};
     let nf = canon.frames;
-    let nj = canon.joints;
     if nf < 2 || features.len() < (nf - 1) * HUMANML3D.dim {
         return 0;
     }
@@ -160,12 +159,20 @@ pub fn fix_heading_flips(canon: &JointPositions, features: &mut [f32]) -> usize 
 }
 
 /// Builds motion `index` (generation, resolution, features, captions, metrics).
-pub fn build_motion(seed: u64, index: u64, allowed: &[String], composite_fraction: f64) -> Result<Built, SynthError> {
+pub fn build_motion(
+    seed: u64,
+    index: u64,
+    allowed: &[String],
+    composite_fraction: f64,
+) -> Result<Built, SynthError> {
     let motion = generate(seed, index, allowed, composite_fraction);
     let raw = motion.joints();
     let metrics = measure(&raw, FPS);
     let frames = raw.len();
-    let data: Vec<f32> = raw.iter().flat_map(|p| p.iter().flat_map(|v| v.to_f32())).collect();
+    let data: Vec<f32> = raw
+        .iter()
+        .flat_map(|p| p.iter().flat_map(|v| v.to_f32()))
+        .collect();
     let skel = Skeleton::humanml3d();
     let jp = JointPositions::new(frames, 22, data)?;
     let canon = canonicalize_joints(&jp, &skel)?;
@@ -174,13 +181,22 @@ pub fn build_motion(seed: u64, index: u64, allowed: &[String], composite_fractio
     let rec = recover_from_ric(&features, frames - 1, &HUMANML3D)?;
     let (mut rt_max, mut rt_sum, mut rt_n) = (0.0f64, 0.0f64, 0usize);
     for (a, b) in rec.data.chunks_exact(3).zip(canon.data.chunks_exact(3)) {
-        let d = V3 { x: (a[0] - b[0]) as f64, y: (a[1] - b[1]) as f64, z: (a[2] - b[2]) as f64 }.len();
+        let d = V3 {
+            x: (a[0] - b[0]) as f64,
+            y: (a[1] - b[1]) as f64,
+            z: (a[2] - b[2]) as f64,
+        }
+        .len();
         rt_max = rt_max.max(d);
         rt_sum += d;
         rt_n += 1;
     }
     let split = split_of(index);
-    let style = if split == Split::Test { Style::Test } else { Style::Train };
+    let style = if split == Split::Test {
+        Style::Test
+    } else {
+        Style::Train
+    };
     let mut crng = Rng::for_item(seed ^ 0xCA97_1085, index);
     let parts: Vec<_> = motion.parts.iter().map(|p| p.part.clone()).collect();
     let caps = captions(&parts, &mut crng, style);
@@ -215,7 +231,10 @@ pub fn build_motion(seed: u64, index: u64, allowed: &[String], composite_fractio
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), SynthError> {
-    fs::write(path, bytes).map_err(|e| SynthError::Io { path: path.display().to_string(), source: e })
+    fs::write(path, bytes).map_err(|e| SynthError::Io {
+        path: path.display().to_string(),
+        source: e,
+    })
 }
 
 /// Per-motion summary kept for the aggregate statistics.
@@ -231,7 +250,7 @@ struct Summary {
     rt_n: usize,
     /// Feature sums / sums of squares (train motions only), rows.
     sums: Option<(Vec<f64>, Vec<f64>, usize)>,
-    part_families: Vec<String>,
+    heading_flips: usize,
 }
 
 fn summarise(b: &Built) -> Result<Summary, SynthError> {
@@ -239,7 +258,12 @@ fn summarise(b: &Built) -> Result<Summary, SynthError> {
         .motion
         .parts
         .iter()
-        .map(|p| PartLabel { family: p.part.family, params: &p.part.params, start: p.start, end: p.end })
+        .map(|p| PartLabel {
+            family: p.part.family,
+            params: &p.part.params,
+            start: p.start,
+            end: p.end,
+        })
         .collect();
     let label = Label {
         id: &b.id,
@@ -278,20 +302,32 @@ fn summarise(b: &Built) -> Result<Summary, SynthError> {
         rt_sum: b.rt_sum,
         rt_n: b.rt_n,
         sums,
-        part_families: b.motion.parts.iter().map(|p| p.part.family.to_string()).collect(),
+        heading_flips: b.heading_flips,
     })
 }
 
 fn write_motion(out: &Path, b: &Built) -> Result<(), SynthError> {
     let f = b.joints.frames;
-    write(&out.join("new_joints").join(format!("{}.npy", b.id)), &write_f32(&[f, 22, 3], &b.joints.data)?)?;
-    write(&out.join("new_joint_vecs").join(format!("{}.npy", b.id)), &write_f32(&[f - 1, HUMANML3D.dim], &b.features)?)?;
-    write(&out.join("texts").join(format!("{}.txt", b.id)), b.text.as_bytes())?;
+    write(
+        &out.join("new_joints").join(format!("{}.npy", b.id)),
+        &write_f32(&[f, 22, 3], &b.joints.data)?,
+    )?;
+    write(
+        &out.join("new_joint_vecs").join(format!("{}.npy", b.id)),
+        &write_f32(&[f - 1, HUMANML3D.dim], &b.features)?,
+    )?;
+    write(
+        &out.join("texts").join(format!("{}.txt", b.id)),
+        b.text.as_bytes(),
+    )?;
     Ok(())
 }
 
 /// Writes the corpus described by `opts`; `progress(done, total)` is called as motions finish.
-pub fn synthesize(opts: &SynthOptions, mut progress: impl FnMut(usize, usize)) -> Result<SynthReport, SynthError> {
+pub fn synthesize(
+    opts: &SynthOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<SynthReport, SynthError> {
     let t0 = Instant::now();
     for f in &opts.families {
         if !super::family_names().contains(&f.as_str()) {
@@ -304,11 +340,17 @@ pub fn synthesize(opts: &SynthOptions, mut progress: impl FnMut(usize, usize)) -
     let out = opts.out.as_path();
     for d in ["new_joints", "new_joint_vecs", "texts"] {
         let p = out.join(d);
-        fs::create_dir_all(&p).map_err(|e| SynthError::Io { path: p.display().to_string(), source: e })?;
+        fs::create_dir_all(&p).map_err(|e| SynthError::Io {
+            path: p.display().to_string(),
+            source: e,
+        })?;
     }
     let n = opts.count;
     let workers = if opts.threads == 0 {
-        std::thread::available_parallelism().map(|v| v.get()).unwrap_or(1).min(8)
+        std::thread::available_parallelism()
+            .map(|v| v.get())
+            .unwrap_or(1)
+            .min(8)
     } else {
         opts.threads
     }
@@ -432,7 +474,11 @@ pub fn synthesize(opts: &SynthOptions, mut progress: impl FnMut(usize, usize)) -
          Std is floored at {STD_EPS} ({floored} of {dim} dimensions were below it).\n\
          Unlike HumanML3D's cal_mean_variance, no per-group averaging of Std is applied.\n\
          seed = {}, count = {n}\n",
-        if any_train { "train" } else { "whole (no train motions)" },
+        if any_train {
+            "train"
+        } else {
+            "whole (no train motions)"
+        },
         summaries.iter().filter(|s| s.sums.is_some()).count(),
         opts.seed,
     );
@@ -451,16 +497,23 @@ pub fn synthesize(opts: &SynthOptions, mut progress: impl FnMut(usize, usize)) -
         fams.push(FamilyStats {
             family: name.clone(),
             count: mine.len(),
-            skate_cm_per_frame: if skate_n == 0 { 0.0 } else { 100.0 * skate_sum / skate_n as f64 },
+            skate_cm_per_frame: if skate_n == 0 {
+                0.0
+            } else {
+                100.0 * skate_sum / skate_n as f64
+            },
             max_bone_err_mm: mine.iter().map(|s| s.metrics.bone_err).fold(0.0, f64::max) * 1000.0,
-            max_penetration_cm: mine.iter().map(|s| (-s.metrics.min_y).max(0.0)).fold(0.0, f64::max) * 100.0,
+            max_penetration_cm: mine
+                .iter()
+                .map(|s| (-s.metrics.min_y).max(0.0))
+                .fold(0.0, f64::max)
+                * 100.0,
             max_acc: mine.iter().map(|s| s.metrics.max_acc).fold(0.0, f64::max),
             roundtrip_max_mm: mine.iter().map(|s| s.rt_max).fold(0.0, f64::max) * 1000.0,
         });
     }
     let rt_n: usize = summaries.iter().map(|s| s.rt_n).sum();
     let frames_total: usize = summaries.iter().map(|s| s.frames).sum();
-    let _ = summaries.iter().map(|s| s.part_families.len()).sum::<usize>();
     Ok(SynthReport {
         count: n,
         frames_total,
@@ -470,9 +523,14 @@ pub fn synthesize(opts: &SynthOptions, mut progress: impl FnMut(usize, usize)) -
         roundtrip_max_mm: summaries.iter().map(|s| s.rt_max).fold(0.0, f64::max) * 1000.0,
         roundtrip_mean_mm: summaries.iter().map(|s| s.rt_sum).sum::<f64>() / rt_n.max(1) as f64 * 1000.0,
         max_bone_err_mm: summaries.iter().map(|s| s.metrics.bone_err).fold(0.0, f64::max) * 1000.0,
-        max_penetration_cm: summaries.iter().map(|s| (-s.metrics.min_y).max(0.0)).fold(0.0, f64::max) * 100.0,
+        max_penetration_cm: summaries
+            .iter()
+            .map(|s| (-s.metrics.min_y).max(0.0))
+            .fold(0.0, f64::max)
+            * 100.0,
         families: fams,
         std_floored: floored,
+        heading_flips_fixed: summaries.iter().map(|s| s.heading_flips).sum(),
         seconds: t0.elapsed().as_secs_f64(),
     })
 }

@@ -40,7 +40,11 @@ pub enum DatasetError {
     },
     /// An array has the wrong shape.
     #[error("unexpected shape {shape:?} in {path} (expected {expected})")]
-    Shape { path: String, shape: Vec<usize>, expected: String },
+    Shape {
+        path: String,
+        shape: Vec<usize>,
+        expected: String,
+    },
     /// A caption line is malformed.
     #[error("malformed caption line {line} in {path}: {msg}")]
     Caption { path: String, line: usize, msg: String },
@@ -104,7 +108,12 @@ pub fn parse_caption_line(line: &str) -> Result<Caption, String> {
     if !(from.is_finite() && to.is_finite()) || from < 0.0 || (to != 0.0 && to < from) {
         return Err(format!("invalid time range {from}..{to}"));
     }
-    Ok(Caption { text, tokens, from, to })
+    Ok(Caption {
+        text,
+        tokens,
+        from,
+        to,
+    })
 }
 
 /// A HumanML3D-layout directory.
@@ -117,18 +126,30 @@ pub struct HumanMl3dDataset {
 
 fn read(path: &Path) -> Result<Vec<u8>, DatasetError> {
     if !path.exists() {
-        return Err(DatasetError::Missing { what: "file", path: path.display().to_string() });
+        return Err(DatasetError::Missing {
+            what: "file",
+            path: path.display().to_string(),
+        });
     }
-    fs::read(path).map_err(|e| DatasetError::Io { path: path.display().to_string(), source: e })
+    fs::read(path).map_err(|e| DatasetError::Io {
+        path: path.display().to_string(),
+        source: e,
+    })
 }
 
 fn read_npy(path: &Path) -> Result<NpyArray, DatasetError> {
     let b = read(path)?;
-    NpyArray::from_bytes(&b).map_err(|e| DatasetError::Npy { path: path.display().to_string(), source: e })
+    NpyArray::from_bytes(&b).map_err(|e| DatasetError::Npy {
+        path: path.display().to_string(),
+        source: e,
+    })
 }
 
 fn f32s(a: &NpyArray, path: &Path) -> Result<Vec<f32>, DatasetError> {
-    a.to_f32().map_err(|e| DatasetError::Npy { path: path.display().to_string(), source: e })
+    a.to_f32().map_err(|e| DatasetError::Npy {
+        path: path.display().to_string(),
+        source: e,
+    })
 }
 
 impl HumanMl3dDataset {
@@ -138,7 +159,10 @@ impl HumanMl3dDataset {
         for d in ["new_joint_vecs", "texts"] {
             let p = root.join(d);
             if !p.is_dir() {
-                return Err(DatasetError::Missing { what: "directory", path: p.display().to_string() });
+                return Err(DatasetError::Missing {
+                    what: "directory",
+                    path: p.display().to_string(),
+                });
             }
         }
         Ok(Self { root, dim: 263 })
@@ -166,12 +190,19 @@ impl HumanMl3dDataset {
             line: 0,
             msg: "not UTF-8".into(),
         })?;
-        Ok(s.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        Ok(s.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect())
     }
 
     /// Features of `id`: the row-major values and the number of rows.
     pub fn features(&self, id: &str) -> Result<(Vec<f32>, usize), DatasetError> {
-        let p = self.root.join("new_joint_vecs").join(format!("{}.npy", self.check_id(id)?));
+        let p = self
+            .root
+            .join("new_joint_vecs")
+            .join(format!("{}.npy", self.check_id(id)?));
         let a = read_npy(&p)?;
         if a.shape.len() != 2 || a.shape[1] != self.dim || a.shape[0] == 0 {
             return Err(DatasetError::Shape {
@@ -185,10 +216,17 @@ impl HumanMl3dDataset {
 
     /// Joint positions of `id` from `new_joints/` (`(T, J, 3)`).
     pub fn joints(&self, id: &str) -> Result<JointPositions, DatasetError> {
-        let p = self.root.join("new_joints").join(format!("{}.npy", self.check_id(id)?));
+        let p = self
+            .root
+            .join("new_joints")
+            .join(format!("{}.npy", self.check_id(id)?));
         let a = read_npy(&p)?;
         if a.shape.len() != 3 || a.shape[2] != 3 || a.shape[0] == 0 {
-            return Err(DatasetError::Shape { path: p.display().to_string(), shape: a.shape.clone(), expected: "(T, J, 3)".into() });
+            return Err(DatasetError::Shape {
+                path: p.display().to_string(),
+                shape: a.shape.clone(),
+                expected: "(T, J, 3)".into(),
+            });
         }
         let data = f32s(&a, &p)?;
         JointPositions::new(a.shape[0], a.shape[1], data).map_err(|e| DatasetError::Shape {
@@ -200,7 +238,10 @@ impl HumanMl3dDataset {
 
     /// Captions of `id`.
     pub fn captions(&self, id: &str) -> Result<Vec<Caption>, DatasetError> {
-        let p = self.root.join("texts").join(format!("{}.txt", self.check_id(id)?));
+        let p = self
+            .root
+            .join("texts")
+            .join(format!("{}.txt", self.check_id(id)?));
         let b = read(&p)?;
         let s = String::from_utf8(b).map_err(|_| DatasetError::Caption {
             path: p.display().to_string(),
@@ -219,7 +260,11 @@ impl HumanMl3dDataset {
             })?);
         }
         if out.is_empty() {
-            return Err(DatasetError::Caption { path: p.display().to_string(), line: 0, msg: "no captions".into() });
+            return Err(DatasetError::Caption {
+                path: p.display().to_string(),
+                line: 0,
+                msg: "no captions".into(),
+            });
         }
         Ok(out)
     }
@@ -231,7 +276,11 @@ impl HumanMl3dDataset {
             let p = self.root.join(name);
             let a = read_npy(&p)?;
             if a.shape != [self.dim] {
-                return Err(DatasetError::Shape { path: p.display().to_string(), shape: a.shape.clone(), expected: format!("({},)", self.dim) });
+                return Err(DatasetError::Shape {
+                    path: p.display().to_string(),
+                    shape: a.shape.clone(),
+                    expected: format!("({},)", self.dim),
+                });
             }
             out.push(f32s(&a, &p)?);
         }

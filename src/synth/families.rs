@@ -7,11 +7,9 @@ use std::f64::consts::PI;
 
 use serde::Serialize;
 
-use super::body::{Arm, Foot, Frame, LEFT, RIGHT, STAND_Y, ankle_y, sgn, shoulder_in_chest};
+use super::body::{Arm, Foot, Frame, LEFT, RIGHT, STAND_Y, sgn, shoulder_in_chest};
 use super::gait::{self, Gait};
-use super::math::{
-    V3, bump, deg, heading_dir, lerp, minjerk, progress, smooth, v3, window,
-};
+use super::math::{V3, bump, deg, heading_dir, lerp, minjerk, progress, smooth, v3, window};
 use super::rng::Rng;
 use super::track::{FootTrack, NEVER, Path, Plant, Seg, plant_pos};
 
@@ -74,7 +72,11 @@ pub struct Family {
 
 macro_rules! fam {
     ($n:expr, $l:expr, $g:expr) => {
-        Family { name: $n, locomotion: $l, generate: $g }
+        Family {
+            name: $n,
+            locomotion: $l,
+            generate: $g,
+        }
     };
 }
 
@@ -176,7 +178,11 @@ fn speed_word(v: f64, slow: f64, fast: f64) -> &'static str {
 }
 
 fn part(family: &'static str, params: Vec<(&'static str, PVal)>, frames: Vec<Frame>) -> Part {
-    Part { family, params: params.into_iter().collect(), frames }
+    Part {
+        family,
+        params: params.into_iter().collect(),
+        frames,
+    }
 }
 
 fn round2(x: f64) -> f64 {
@@ -186,7 +192,10 @@ fn round2(x: f64) -> f64 {
 // ---------------------------------------------------------------- locomotion
 
 fn line(len: f64) -> Path {
-    Path { yaw0: 0.0, segs: vec![Seg::Line(len)] }
+    Path {
+        yaw0: 0.0,
+        segs: vec![Seg::Line(len)],
+    }
 }
 
 /// Shrinks a gait's path until it fits the budget.
@@ -217,7 +226,10 @@ fn walk(rng: &mut Rng, budget: f64) -> Part {
     let dist = frames.last().map(|f| f.root.z).unwrap_or(0.0);
     part(
         "walk",
-        vec![("speed", PVal::Str(speed_word(v, 0.9, 1.5))), ("distance", PVal::Num(round2(dist)))],
+        vec![
+            ("speed", PVal::Str(speed_word(v, 0.9, 1.5))),
+            ("distance", PVal::Num(round2(dist))),
+        ],
         frames,
     )
 }
@@ -225,7 +237,13 @@ fn walk(rng: &mut Rng, budget: f64) -> Part {
 fn walk_backward(rng: &mut Rng, budget: f64) -> Part {
     let v = rng.range(0.45, 0.85);
     let dur = rng.range(2.5, 6.0).min(budget - 1.2);
-    let mut g = Gait::walk(Path { yaw0: PI, segs: vec![Seg::Line(v * dur)] }, v);
+    let mut g = Gait::walk(
+        Path {
+            yaw0: PI,
+            segs: vec![Seg::Line(v * dur)],
+        },
+        v,
+    );
     g.heading_offset = -PI;
     g.cadence = 1.5 + 0.2 * v;
     g.heel = -deg(8.0);
@@ -234,7 +252,11 @@ fn walk_backward(rng: &mut Rng, budget: f64) -> Part {
     g.arm_amp = deg(10.0);
     g.first = pick_side(rng);
     let frames = fit_gait(g, budget);
-    part("walk_backward", vec![("speed", PVal::Str(speed_word(v, 0.55, 0.9)))], frames)
+    part(
+        "walk_backward",
+        vec![("speed", PVal::Str(speed_word(v, 0.55, 0.9)))],
+        frames,
+    )
 }
 
 fn walk_sideways(rng: &mut Rng, budget: f64) -> Part {
@@ -243,7 +265,13 @@ fn walk_sideways(rng: &mut Rng, budget: f64) -> Part {
     let dur = rng.range(2.5, 5.5).min(budget - 1.2);
     // Moving left (+X) is path yaw +90° with the body still facing +Z.
     let s = sgn(dir);
-    let mut g = Gait::walk(Path { yaw0: s * PI / 2.0, segs: vec![Seg::Line(v * dur)] }, v);
+    let mut g = Gait::walk(
+        Path {
+            yaw0: s * PI / 2.0,
+            segs: vec![Seg::Line(v * dur)],
+        },
+        v,
+    );
     g.heading_offset = -s * PI / 2.0;
     g.cadence = 1.6;
     g.width = 0.14;
@@ -253,7 +281,11 @@ fn walk_sideways(rng: &mut Rng, budget: f64) -> Part {
     g.first = dir;
     g.swing_h = 0.06;
     let frames = fit_gait(g, budget);
-    part("walk_sideways", vec![("direction", PVal::Str(side_name(dir)))], frames)
+    part(
+        "walk_sideways",
+        vec![("direction", PVal::Str(side_name(dir)))],
+        frames,
+    )
 }
 
 fn walk_curve(rng: &mut Rng, budget: f64) -> Part {
@@ -263,19 +295,41 @@ fn walk_curve(rng: &mut Rng, budget: f64) -> Part {
     let ang = deg(rng.range(60.0, 130.0));
     let pre = rng.range(0.0, 1.0);
     let mut g = Gait::walk(
-        Path { yaw0: 0.0, segs: vec![Seg::Line(pre), Seg::Arc { radius: r, angle: sgn(dir) * ang }] },
+        Path {
+            yaw0: 0.0,
+            segs: vec![
+                Seg::Line(pre),
+                Seg::Arc {
+                    radius: r,
+                    angle: sgn(dir) * ang,
+                },
+            ],
+        },
         v,
     );
     g.first = pick_side(rng);
     let frames = fit_gait(g, budget);
-    part("walk_curve", vec![("direction", PVal::Str(side_name(dir)))], frames)
+    part(
+        "walk_curve",
+        vec![("direction", PVal::Str(side_name(dir)))],
+        frames,
+    )
 }
 
 fn walk_circle(rng: &mut Rng, budget: f64) -> Part {
     let dir = pick_side(rng);
     let v = rng.range(0.9, 1.25);
     let r = rng.range(0.9, 1.5);
-    let mut g = Gait::walk(Path { yaw0: 0.0, segs: vec![Seg::Arc { radius: r, angle: sgn(dir) * 2.0 * PI }] }, v);
+    let mut g = Gait::walk(
+        Path {
+            yaw0: 0.0,
+            segs: vec![Seg::Arc {
+                radius: r,
+                angle: sgn(dir) * 2.0 * PI,
+            }],
+        },
+        v,
+    );
     g.first = dir;
     g.pre = 0.3;
     g.post = 0.3;
@@ -283,7 +337,14 @@ fn walk_circle(rng: &mut Rng, budget: f64) -> Part {
     part(
         "walk_circle",
         vec![
-            ("direction", PVal::Str(if dir == LEFT { "counterclockwise" } else { "clockwise" })),
+            (
+                "direction",
+                PVal::Str(if dir == LEFT {
+                    "counterclockwise"
+                } else {
+                    "clockwise"
+                }),
+            ),
             ("side", PVal::Str(side_name(dir))),
         ],
         frames,
@@ -300,7 +361,14 @@ fn walk_turn(rng: &mut Rng, budget: f64) -> Part {
     let mut g = Gait::walk(
         Path {
             yaw0: 0.0,
-            segs: vec![Seg::Line(a), Seg::Arc { radius, angle: sgn(dir) * deg(angle) }, Seg::Line(b)],
+            segs: vec![
+                Seg::Line(a),
+                Seg::Arc {
+                    radius,
+                    angle: sgn(dir) * deg(angle),
+                },
+                Seg::Line(b),
+            ],
         },
         v,
     );
@@ -308,7 +376,10 @@ fn walk_turn(rng: &mut Rng, budget: f64) -> Part {
     let frames = fit_gait(g, budget);
     part(
         "walk_turn",
-        vec![("direction", PVal::Str(side_name(dir))), ("angle", PVal::Int(angle as i64))],
+        vec![
+            ("direction", PVal::Str(side_name(dir))),
+            ("angle", PVal::Int(angle as i64)),
+        ],
         frames,
     )
 }
@@ -319,7 +390,16 @@ fn run_like(rng: &mut Rng, budget: f64, name: &'static str, v: f64) -> Part {
     let dur = rng.range(2.5, 5.0).min(budget - 1.5);
     let len = v * dur;
     let path = if curve {
-        Path { yaw0: 0.0, segs: vec![Seg::Line(len * 0.3), Seg::Arc { radius: (len * 0.7) / deg(80.0), angle: sgn(dir) * deg(80.0) }] }
+        Path {
+            yaw0: 0.0,
+            segs: vec![
+                Seg::Line(len * 0.3),
+                Seg::Arc {
+                    radius: (len * 0.7) / deg(80.0),
+                    angle: sgn(dir) * deg(80.0),
+                },
+            ],
+        }
     } else {
         line(len)
     };
@@ -404,15 +484,22 @@ fn sneak(rng: &mut Rng, budget: f64) -> Part {
     g.bob = 0.01;
     g.first = pick_side(rng);
     let mut frames = fit_gait(g, budget);
+    let dur = frames.len() as f64 / FPS;
     for (i, f) in frames.iter_mut().enumerate() {
-        let e = window(i as f64 / FPS, 0.0, (frames_for(0.0) + i) as f64, 0.6).min(1.0);
-        f.head.x -= deg(10.0) * e;
+        // Head lowered and peering forward while sneaking.
+        f.head.x -= deg(10.0) * window(i as f64 / FPS, 0.0, dur, 0.6);
     }
     part("sneak", vec![], frames)
 }
 
 fn turn_gait(rng: &mut Rng, budget: f64, angle: f64, dir: usize, spin: bool) -> Vec<Frame> {
-    let mut g = Gait::walk(Path { yaw0: 0.0, segs: vec![] }, 0.3);
+    let mut g = Gait::walk(
+        Path {
+            yaw0: 0.0,
+            segs: vec![],
+        },
+        0.3,
+    );
     g.turn = sgn(dir) * deg(angle);
     g.first = dir;
     g.cadence = if spin { 2.6 } else { rng.range(1.5, 1.9) };
@@ -434,14 +521,28 @@ fn turn_in_place(rng: &mut Rng, budget: f64) -> Part {
     let dir = pick_side(rng);
     let angle = *rng.pick(&[90.0, 90.0, 180.0, 180.0, 270.0]);
     let frames = turn_gait(rng, budget, angle, dir, false);
-    part("turn", vec![("direction", PVal::Str(side_name(dir))), ("angle", PVal::Int(angle as i64))], frames)
+    part(
+        "turn",
+        vec![
+            ("direction", PVal::Str(side_name(dir))),
+            ("angle", PVal::Int(angle as i64)),
+        ],
+        frames,
+    )
 }
 
 fn spin(rng: &mut Rng, budget: f64) -> Part {
     let dir = pick_side(rng);
     let turns = if rng.chance(0.25) { 2 } else { 1 };
     let frames = turn_gait(rng, budget, 360.0 * turns as f64, dir, true);
-    part("spin", vec![("direction", PVal::Str(side_name(dir))), ("count", PVal::Int(turns))], frames)
+    part(
+        "spin",
+        vec![
+            ("direction", PVal::Str(side_name(dir))),
+            ("count", PVal::Int(turns)),
+        ],
+        frames,
+    )
 }
 
 // ---------------------------------------------------------------- jumps
@@ -477,7 +578,12 @@ fn jumps(
         let takeoff = t + crouch;
         let landing = takeoff + flight;
         let recover_end = landing + 0.3 + crouch_depth;
-        plans.push(JumpPlan { crouch_start, takeoff, landing, recover_end });
+        plans.push(JumpPlan {
+            crouch_start,
+            takeoff,
+            landing,
+            recover_end,
+        });
         t = recover_end + gap - 0.2;
     }
     let end = plans.last().map(|p| p.recover_end).unwrap_or(0.5) + 0.5;
@@ -514,7 +620,10 @@ fn jumps(
         knots.push((bottom, STAND_Y - crouch_depth));
         knots.push((p.takeoff, STAND_Y + 0.04));
         knots.push((p.landing, STAND_Y + 0.03));
-        knots.push((p.landing + 0.45 * (p.recover_end - p.landing), STAND_Y - crouch_depth * 0.8));
+        knots.push((
+            p.landing + 0.45 * (p.recover_end - p.landing),
+            STAND_Y - crouch_depth * 0.8,
+        ));
         knots.push((p.recover_end, STAND_Y));
     }
     // Overlapping jump plans (short gaps) must not produce out-of-order knots.
@@ -543,7 +652,8 @@ fn jumps(
             }
         }
         fr.feet = [tracks[0].eval(t), tracks[1].eval(t)];
-        let dip = (STAND_Y - ycurve.at(t)).max(0.0) / crouch_depth.max(0.05);
+        // Trunk lean scales with how deep the crouch is (small hops stay upright).
+        let dip = (STAND_Y - ycurve.at(t)).max(0.0) / crouch_depth.max(0.05) * (crouch_depth / 0.2).min(1.0);
         fr.root = v3(xz.x, ycurve.at(t) + ball, xz.z + 0.0);
         fr.pelvis.x += deg(18.0) * dip;
         fr.spine.x += deg(14.0) * dip;
@@ -557,7 +667,11 @@ fn jumps(
             let base = plant_pos(ls, xz, 0.0, 0.1, 0.03);
             let hip = v3(xz.x + sgn(ls) * 0.08, fr.root.y - 0.1, xz.z);
             let up = hip + v3(0.0, -0.55, -0.28);
-            fr.feet[ls] = Foot { ankle: base.lerp(up, lift_w), yaw: sgn(ls) * deg(6.0), pitch: -deg(25.0) * lift_w };
+            fr.feet[ls] = Foot {
+                ankle: base.lerp(up, lift_w),
+                yaw: sgn(ls) * deg(6.0),
+                pitch: -deg(25.0) * lift_w,
+            };
             let c = stance.flat().lerp(xz, 1.0 - lift_w) + v3(0.0, 0.0, 0.02);
             fr.root.x = c.x - sgn(st) * 0.01 * lift_w;
             fr.root.z = c.z;
@@ -568,7 +682,13 @@ fn jumps(
             let a = arm_phase.clamp(-1.0, 1.0);
             let flex = if a >= 0.0 { deg(70.0) * a } else { deg(35.0) * a };
             for s in [LEFT, RIGHT] {
-                fr.arms[s] = Arm::angles(s, flex + deg(4.0), deg(10.0), deg(20.0 + 25.0 * a.abs()), v3(0.0, 0.0, 1.0));
+                fr.arms[s] = Arm::angles(
+                    s,
+                    flex + deg(4.0),
+                    deg(10.0),
+                    deg(20.0 + 25.0 * a.abs()),
+                    v3(0.0, 0.0, 1.0),
+                );
             }
         } else {
             for s in [LEFT, RIGHT] {
@@ -591,7 +711,11 @@ fn jump_in_place(rng: &mut Rng, budget: f64) -> Part {
         }
         n -= 1;
     }
-    part("jump", vec![("count", PVal::Int(n as i64)), ("height", PVal::Num(round2(h)))], frames)
+    part(
+        "jump",
+        vec![("count", PVal::Int(n as i64)), ("height", PVal::Num(round2(h)))],
+        frames,
+    )
 }
 
 fn jump_forward(rng: &mut Rng, budget: f64) -> Part {
@@ -606,16 +730,33 @@ fn jump_forward(rng: &mut Rng, budget: f64) -> Part {
         }
         n -= 1;
     }
-    part("jump_forward", vec![("count", PVal::Int(n as i64)), ("distance", PVal::Num(round2(d)))], frames)
+    part(
+        "jump_forward",
+        vec![("count", PVal::Int(n as i64)), ("distance", PVal::Num(round2(d)))],
+        frames,
+    )
 }
 
 fn hop(rng: &mut Rng, budget: f64) -> Part {
     let side = pick_side(rng);
     let mut n = rng.int(2, 5) as usize;
-    let fwd = if rng.chance(0.35) { rng.range(0.15, 0.3) } else { 0.0 };
+    let fwd = if rng.chance(0.35) {
+        rng.range(0.15, 0.3)
+    } else {
+        0.0
+    };
     let mut frames = Vec::new();
     while n >= 1 {
-        frames = jumps(n, 0.09, v3(0.0, 0.0, fwd), &|_| 0.1, 0.08, -0.05, Some(side), false);
+        frames = jumps(
+            n,
+            0.09,
+            v3(0.0, 0.0, fwd),
+            &|_| 0.1,
+            0.08,
+            -0.05,
+            Some(side),
+            false,
+        );
         if frames.len() as f64 <= budget * FPS || n == 1 {
             break;
         }
@@ -637,7 +778,16 @@ fn jumping_jacks(rng: &mut Rng, budget: f64) -> Part {
     let mut frames = Vec::new();
     while n >= 1 {
         // Each jack is two small jumps: out (wide, arms up) and in (narrow, arms down).
-        frames = jumps(2 * n, 0.07, V3::ZERO, &|k| if k % 2 == 1 { 0.3 } else { 0.1 }, 0.06, -0.25, None, false);
+        frames = jumps(
+            2 * n,
+            0.07,
+            V3::ZERO,
+            &|k| if k % 2 == 1 { 0.3 } else { 0.1 },
+            0.06,
+            -0.25,
+            None,
+            false,
+        );
         if frames.len() as f64 <= budget * FPS || n == 1 {
             break;
         }
@@ -659,7 +809,13 @@ fn jumping_jacks(rng: &mut Rng, budget: f64) -> Part {
         }
         let a = smooth(acc / wsum);
         for s in [LEFT, RIGHT] {
-            f.arms[s] = Arm::angles(s, deg(4.0), deg(10.0) + deg(155.0) * a, deg(12.0) + deg(15.0) * bump(a), v3(0.0, 0.0, 1.0));
+            f.arms[s] = Arm::angles(
+                s,
+                deg(4.0),
+                deg(10.0) + deg(155.0) * a,
+                deg(12.0) + deg(15.0) * bump(a),
+                v3(0.0, 0.0, 1.0),
+            );
         }
     }
     part("jumping_jacks", vec![("count", PVal::Int(n as i64))], frames)
@@ -670,7 +826,11 @@ fn jumping_jacks(rng: &mut Rng, budget: f64) -> Part {
 fn squat(rng: &mut Rng, budget: f64) -> Part {
     let mut n = rng.int(1, 4) as usize;
     let deep = rng.chance(0.5);
-    let depth = if deep { rng.range(0.36, 0.44) } else { rng.range(0.2, 0.27) };
+    let depth = if deep {
+        rng.range(0.36, 0.44)
+    } else {
+        rng.range(0.2, 0.27)
+    };
     let period = rng.range(1.8, 2.6);
     while n > 1 && 0.6 + n as f64 * period + 0.6 > budget {
         n -= 1;
@@ -696,16 +856,28 @@ fn squat(rng: &mut Rng, budget: f64) -> Part {
         fr.knee_out = deg(12.0) * d;
         for s in [LEFT, RIGHT] {
             fr.arms[s] = if arms_fwd {
-                Arm::angles(s, deg(4.0) + deg(80.0) * d, deg(7.0), deg(14.0), v3(0.0, 1.0, 0.0))
+                Arm::angles(
+                    s,
+                    deg(4.0) + deg(80.0) * d,
+                    deg(7.0),
+                    deg(14.0),
+                    v3(0.0, 1.0, 0.0),
+                )
             } else {
                 let hip = Arm::angles(s, deg(10.0), deg(30.0), deg(100.0), v3(-sgn(s), 0.2, 0.5));
-                Arm::rest(s).lerp(&hip, smooth(t / 0.5).min(smooth((0.6 + n as f64 * period + 0.6 - t) / 0.5)))
+                Arm::rest(s).lerp(
+                    &hip,
+                    smooth(t / 0.5).min(smooth((0.6 + n as f64 * period + 0.6 - t) / 0.5)),
+                )
             };
         }
     });
     part(
         "squat",
-        vec![("count", PVal::Int(n as i64)), ("depth", PVal::Str(if deep { "deep" } else { "half" }))],
+        vec![
+            ("count", PVal::Int(n as i64)),
+            ("depth", PVal::Str(if deep { "deep" } else { "half" })),
+        ],
         frames,
     )
 }
@@ -748,8 +920,18 @@ fn sit_floor(rng: &mut Rng, budget: f64) -> Part {
     let t4 = t3 + up;
     let frames = build(total, |t, fr| {
         // s: 0 standing → 1 seated; the squat phase peaks on the way.
-        let s = if t < t2 { minjerk(progress(t, t1, t2)) } else { 1.0 - minjerk(progress(t, t3, t4)) };
-        let mid = bump(if t < t2 { progress(t, t1, t2) } else { progress(t, t3, t4) } * 0.9);
+        let s = if t < t2 {
+            minjerk(progress(t, t1, t2))
+        } else {
+            1.0 - minjerk(progress(t, t3, t4))
+        };
+        let mid = bump(
+            if t < t2 {
+                progress(t, t1, t2)
+            } else {
+                progress(t, t3, t4)
+            } * 0.9,
+        );
         fr.feet = [
             super::body::stance_foot(LEFT, V3::ZERO, 0.0, 0.12),
             super::body::stance_foot(RIGHT, V3::ZERO, 0.0, 0.12),
@@ -761,7 +943,11 @@ fn sit_floor(rng: &mut Rng, budget: f64) -> Part {
         fr.head.x -= deg(15.0) * mid;
         fr.knee_out = deg(10.0) * s;
         // Hands reach for the floor behind the hips around touch-down, then rest on the knees.
-        let reach = bump(if t < t2 { progress(t, t1 + 0.3 * down, t2 + 0.4 * hold) } else { progress(t, t3 - 0.4 * hold, t3 + 0.7 * up) });
+        let reach = bump(if t < t2 {
+            progress(t, t1 + 0.3 * down, t2 + 0.4 * hold)
+        } else {
+            progress(t, t3 - 0.4 * hold, t3 + 0.7 * up)
+        });
         for side in [LEFT, RIGHT] {
             let knees = Arm::reach(v3(sgn(side) * 0.16, -0.25, 0.38), v3(sgn(side), -0.5, -0.3));
             let base = Arm::rest(side).lerp(&knees, smooth((s - 0.6) / 0.4));
@@ -789,7 +975,7 @@ fn sides_of(which: &'static str) -> Vec<usize> {
 }
 
 fn which_arms(rng: &mut Rng) -> &'static str {
-    *rng.pick(&["left", "right", "left", "right", "both"])
+    rng.pick_str(&["left", "right", "left", "right", "both"])
 }
 
 fn wave(rng: &mut Rng, budget: f64) -> Part {
@@ -804,9 +990,19 @@ fn wave(rng: &mut Rng, budget: f64) -> Part {
     let we = ws + n as f64 * period;
     let frames = build(total, |t, fr| {
         let e = arm_env(t, 0.4, total - 0.3, 0.5);
-        let osc = if t > ws && t < we { (2.0 * PI * (t - ws) / period).sin() * smooth((t - ws) / 0.15).min(smooth((we - t) / 0.15)) } else { 0.0 };
+        let osc = if t > ws && t < we {
+            (2.0 * PI * (t - ws) / period).sin() * smooth((t - ws) / 0.15).min(smooth((we - t) / 0.15))
+        } else {
+            0.0
+        };
         for s in sides_of(which) {
-            let up = Arm::angles(s, deg(20.0), deg(80.0), deg(95.0) + deg(28.0) * osc, v3(0.0, 1.0, 0.0));
+            let up = Arm::angles(
+                s,
+                deg(20.0),
+                deg(80.0),
+                deg(95.0) + deg(28.0) * osc,
+                v3(0.0, 1.0, 0.0),
+            );
             fr.arms[s] = Arm::rest(s).lerp(&up, e);
         }
         if which != "both" {
@@ -816,7 +1012,11 @@ fn wave(rng: &mut Rng, budget: f64) -> Part {
         }
         idle_life(fr, t, 0.3, 0.5);
     });
-    part("wave", vec![("side", PVal::Str(which)), ("count", PVal::Int(n as i64))], frames)
+    part(
+        "wave",
+        vec![("side", PVal::Str(which)), ("count", PVal::Int(n as i64))],
+        frames,
+    )
 }
 
 fn clap(rng: &mut Rng, budget: f64) -> Part {
@@ -832,7 +1032,11 @@ fn clap(rng: &mut Rng, budget: f64) -> Part {
         let e = arm_env(t, 0.35, total - 0.25, 0.45);
         // Apart → together (contact at the end of each period) → apart.
         let ph = ((t - cs) / period).clamp(0.0, n as f64);
-        let open = if t > cs - period * 0.5 && t < ce { 0.5 - 0.5 * (2.0 * PI * ph).cos() } else { 1.0 };
+        let open = if t > cs - period * 0.5 && t < ce {
+            0.5 - 0.5 * (2.0 * PI * ph).cos()
+        } else {
+            1.0
+        };
         let open = 1.0 - (1.0 - open) * smooth((t - (cs - 0.3)) / 0.3);
         for s in [LEFT, RIGHT] {
             let x = sgn(s) * (0.035 + 0.17 * open);
@@ -876,7 +1080,13 @@ fn punch(rng: &mut Rng, budget: f64) -> Part {
                 _ => (first + k) % 2,
             };
             let a = ps + k as f64 * period;
-            let ext = if t < a { 0.0 } else if t < a + 0.14 { smooth((t - a) / 0.14) } else { 1.0 - smooth((t - a - 0.14) / (period * 0.6)) };
+            let ext = if t < a {
+                0.0
+            } else if t < a + 0.14 {
+                smooth((t - a) / 0.14)
+            } else {
+                1.0 - smooth((t - a - 0.14) / (period * 0.6))
+            };
             let hit = Arm::reach(v3(sgn(s) * 0.06, 0.2, 0.66), v3(sgn(s), -0.3, -1.0));
             arms[s] = arms[s].lerp(&hit, ext);
             fr.spine.z -= sgn(s) * deg(18.0) * ext;
@@ -889,7 +1099,11 @@ fn punch(rng: &mut Rng, budget: f64) -> Part {
         fr.spine.x += deg(6.0) * e;
     });
     let side = if which == "both" { "both" } else { which };
-    part("punch", vec![("side", PVal::Str(side)), ("count", PVal::Int(n as i64))], frames)
+    part(
+        "punch",
+        vec![("side", PVal::Str(side)), ("count", PVal::Int(n as i64))],
+        frames,
+    )
 }
 
 fn kick(rng: &mut Rng, budget: f64) -> Part {
@@ -906,7 +1120,14 @@ fn kick(rng: &mut Rng, budget: f64) -> Part {
     let frames = build(total, |t, fr| {
         let e = window(t, 0.3, total - 0.3, 0.4);
         // Weight on the stance foot.
-        root_over_feet(fr, if st == LEFT { 0.5 + 0.45 * e } else { 0.5 - 0.45 * e });
+        root_over_feet(
+            fr,
+            if st == LEFT {
+                0.5 + 0.45 * e
+            } else {
+                0.5 - 0.45 * e
+            },
+        );
         let base = fr.feet[side];
         let hip = v3(sgn(side) * 0.08, STAND_Y - 0.08, 0.0);
         let mut lift = 0.0;
@@ -920,7 +1141,11 @@ fn kick(rng: &mut Rng, budget: f64) -> Part {
         let elev = -0.8 + 0.9 * height;
         let extended = hip + v3(0.0, elev, (0.8f64 * 0.8 - elev * elev).max(0.04).sqrt());
         let target = base.ankle.lerp(chamber.lerp(extended, ext), lift);
-        fr.feet[side] = Foot { ankle: target, yaw: sgn(side) * deg(3.0), pitch: -deg(35.0) * lift };
+        fr.feet[side] = Foot {
+            ankle: target,
+            yaw: sgn(side) * deg(3.0),
+            pitch: -deg(35.0) * lift,
+        };
         fr.pelvis.x -= deg(8.0) * lift + deg(6.0) * ext;
         fr.spine.x -= deg(6.0) * ext;
         fr.pelvis.y += sgn(st) * deg(3.0) * e;
@@ -929,30 +1154,46 @@ fn kick(rng: &mut Rng, budget: f64) -> Part {
             fr.arms[s] = Arm::rest(s).lerp(&bal, e.max(lift));
         }
     });
-    part("kick", vec![("side", PVal::Str(side_name(side))), ("count", PVal::Int(n))], frames)
+    part(
+        "kick",
+        vec![("side", PVal::Str(side_name(side))), ("count", PVal::Int(n))],
+        frames,
+    )
 }
 
 fn raise_arms(rng: &mut Rng, budget: f64) -> Part {
     let which = which_arms(rng);
-    let dir = *rng.pick(&["forward", "sideways", "up"]);
+    let dir = rng.pick_str(&["forward", "sideways", "up"]);
     let hold = rng.range(0.6, 2.0).min(budget - 3.0).max(0.3);
     let rise = rng.range(0.7, 1.1);
     let total = 0.4 + rise + hold + rise + 0.4;
     let frames = build(total, |t, fr| {
         let e = window(t, 0.4, total - 0.4, rise);
         for s in sides_of(which) {
-            let target = match dir {
-                "forward" => Arm::angles(s, deg(88.0), deg(8.0), deg(6.0), v3(0.0, 1.0, 0.0)),
-                "sideways" => Arm::angles(s, deg(4.0), deg(88.0), deg(6.0), v3(0.0, 1.0, 0.0)),
-                _ => Arm::angles(s, deg(170.0), deg(12.0), deg(8.0), v3(0.0, 0.0, -1.0)),
-            };
             // Interpolate through the angles so the hand travels on an arc, not a chord.
             let a = match dir {
-                "forward" => Arm::angles(s, deg(4.0) + deg(84.0) * e, deg(8.0), deg(12.0), v3(0.0, 1.0, 0.0)),
-                "sideways" => Arm::angles(s, deg(4.0), deg(7.0) + deg(81.0) * e, deg(12.0), v3(0.0, 1.0, 0.0)),
-                _ => Arm::angles(s, deg(4.0) + deg(166.0) * e, deg(10.0), deg(12.0), v3(0.0, 0.0, -1.0)),
+                "forward" => Arm::angles(
+                    s,
+                    deg(4.0) + deg(84.0) * e,
+                    deg(8.0),
+                    deg(12.0),
+                    v3(0.0, 1.0, 0.0),
+                ),
+                "sideways" => Arm::angles(
+                    s,
+                    deg(4.0),
+                    deg(7.0) + deg(81.0) * e,
+                    deg(12.0),
+                    v3(0.0, 1.0, 0.0),
+                ),
+                _ => Arm::angles(
+                    s,
+                    deg(4.0) + deg(166.0) * e,
+                    deg(10.0),
+                    deg(12.0),
+                    v3(0.0, 0.0, -1.0),
+                ),
             };
-            let _ = target;
             fr.arms[s] = a;
         }
         if dir == "up" {
@@ -960,14 +1201,22 @@ fn raise_arms(rng: &mut Rng, budget: f64) -> Part {
         }
         idle_life(fr, t, 0.1, 0.4);
     });
-    part("raise_arms", vec![("side", PVal::Str(which)), ("direction", PVal::Str(dir))], frames)
+    part(
+        "raise_arms",
+        vec![("side", PVal::Str(which)), ("direction", PVal::Str(dir))],
+        frames,
+    )
 }
 
 fn arm_circles(rng: &mut Rng, budget: f64) -> Part {
     let mut n = rng.int(2, 6) as usize;
     let forward = rng.chance(0.5);
     let big = rng.chance(0.4);
-    let period = if big { rng.range(0.9, 1.2) } else { rng.range(0.55, 0.8) };
+    let period = if big {
+        rng.range(0.9, 1.2)
+    } else {
+        rng.range(0.55, 0.8)
+    };
     while n > 2 && 1.8 + n as f64 * period > budget {
         n -= 1;
     }
@@ -983,7 +1232,13 @@ fn arm_circles(rng: &mut Rng, budget: f64) -> Part {
             let flex = amp * th.sin();
             let abd = deg(85.0) + amp * (1.0 - th.cos());
             let out = Arm::angles(s, flex, abd, deg(5.0), v3(0.0, 1.0, 0.0));
-            let rest = Arm::angles(s, deg(4.0), deg(7.0) + deg(78.0) * e, deg(10.0), v3(0.0, 1.0, 0.0));
+            let rest = Arm::angles(
+                s,
+                deg(4.0),
+                deg(7.0) + deg(78.0) * e,
+                deg(10.0),
+                v3(0.0, 1.0, 0.0),
+            );
             fr.arms[s] = rest.lerp(&out, smooth((e - 0.9) / 0.1));
         }
         idle_life(fr, t, 0.8, 0.3);
@@ -992,7 +1247,10 @@ fn arm_circles(rng: &mut Rng, budget: f64) -> Part {
         "arm_circles",
         vec![
             ("count", PVal::Int(n as i64)),
-            ("direction", PVal::Str(if forward { "forward" } else { "backward" })),
+            (
+                "direction",
+                PVal::Str(if forward { "forward" } else { "backward" }),
+            ),
             ("size", PVal::Str(if big { "big" } else { "small" })),
         ],
         frames,
@@ -1001,13 +1259,21 @@ fn arm_circles(rng: &mut Rng, budget: f64) -> Part {
 
 fn bow(rng: &mut Rng, budget: f64) -> Part {
     let deep = rng.chance(0.5);
-    let angle = if deep { rng.range(55.0, 75.0) } else { rng.range(25.0, 40.0) };
+    let angle = if deep {
+        rng.range(55.0, 75.0)
+    } else {
+        rng.range(25.0, 40.0)
+    };
     let hold = rng.range(0.4, 1.5).min(budget - 3.0).max(0.3);
     let go = rng.range(0.7, 1.0);
     let total = 0.5 + go + hold + go * 1.2 + 0.5;
     let hands_front = rng.chance(0.4);
     let frames = build(total, |t, fr| {
-        let e = if t < 0.5 + go + hold { minjerk(progress(t, 0.5, 0.5 + go)) } else { 1.0 - minjerk(progress(t, 0.5 + go + hold, total - 0.5)) };
+        let e = if t < 0.5 + go + hold {
+            minjerk(progress(t, 0.5, 0.5 + go))
+        } else {
+            1.0 - minjerk(progress(t, 0.5 + go + hold, total - 0.5))
+        };
         let a = deg(angle) * e;
         fr.pelvis.x += a * 0.55;
         fr.spine.x += a * 0.45;
@@ -1015,13 +1281,20 @@ fn bow(rng: &mut Rng, budget: f64) -> Part {
         fr.root.z -= 0.1 * (a.sin());
         for s in [LEFT, RIGHT] {
             fr.arms[s] = if hands_front {
-                Arm::rest(s).lerp(&Arm::reach(v3(sgn(s) * 0.03, -0.38, 0.18), v3(sgn(s), 0.0, -1.0)), smooth(e * 3.0))
+                Arm::rest(s).lerp(
+                    &Arm::reach(v3(sgn(s) * 0.03, -0.38, 0.18), v3(sgn(s), 0.0, -1.0)),
+                    smooth(e * 3.0),
+                )
             } else {
                 Arm::angles(s, deg(4.0) - a * 0.5, deg(5.0), deg(8.0), v3(0.0, 0.0, 1.0))
             };
         }
     });
-    part("bow", vec![("depth", PVal::Str(if deep { "deep" } else { "slight" }))], frames)
+    part(
+        "bow",
+        vec![("depth", PVal::Str(if deep { "deep" } else { "slight" }))],
+        frames,
+    )
 }
 
 fn look_around(rng: &mut Rng, budget: f64) -> Part {
@@ -1039,7 +1312,14 @@ fn look_around(rng: &mut Rng, budget: f64) -> Part {
         fr.head.x += deg(5.0) * (4.0 * PI * ph).sin() * env;
         idle_life(fr, t, 0.2, 0.6);
     });
-    part("look_around", vec![("direction", PVal::Str(side_name(first))), ("count", PVal::Int(n))], frames)
+    part(
+        "look_around",
+        vec![
+            ("direction", PVal::Str(side_name(first))),
+            ("count", PVal::Int(n)),
+        ],
+        frames,
+    )
 }
 
 fn side_bend(rng: &mut Rng, budget: f64) -> Part {
@@ -1072,7 +1352,14 @@ fn side_bend(rng: &mut Rng, budget: f64) -> Part {
             fr.arms[s] = hip.lerp(&up, smooth(over * 1.3));
         }
     });
-    part("side_bend", vec![("direction", PVal::Str(side_name(first))), ("count", PVal::Int(n as i64))], frames)
+    part(
+        "side_bend",
+        vec![
+            ("direction", PVal::Str(side_name(first))),
+            ("count", PVal::Int(n as i64)),
+        ],
+        frames,
+    )
 }
 
 fn balance(rng: &mut Rng, budget: f64) -> Part {
@@ -1083,17 +1370,38 @@ fn balance(rng: &mut Rng, budget: f64) -> Part {
     let total = 0.5 + 0.7 + hold + 0.7 + 0.5;
     let frames = build(total, |t, fr| {
         let e = window(t, 0.5, total - 0.5, 0.7);
-        root_over_feet(fr, if side == LEFT { 0.5 + 0.5 * e } else { 0.5 - 0.5 * e });
+        root_over_feet(
+            fr,
+            if side == LEFT {
+                0.5 + 0.5 * e
+            } else {
+                0.5 - 0.5 * e
+            },
+        );
         fr.root.x -= sgn(side) * 0.015 * e;
         let hip = v3(sgn(lifted) * 0.08, STAND_Y - 0.08, 0.0);
-        let up = if knee_front { hip + v3(0.0, -0.5, 0.2) } else { hip + v3(0.0, -0.55, -0.3) };
+        let up = if knee_front {
+            hip + v3(0.0, -0.5, 0.2)
+        } else {
+            hip + v3(0.0, -0.55, -0.3)
+        };
         let base = fr.feet[lifted];
-        fr.feet[lifted] = Foot { ankle: base.ankle.lerp(up, e), yaw: base.yaw, pitch: -deg(30.0) * e };
+        fr.feet[lifted] = Foot {
+            ankle: base.ankle.lerp(up, e),
+            yaw: base.yaw,
+            pitch: -deg(30.0) * e,
+        };
         let wob = (2.0 * PI * t * 0.7).sin() * e;
         fr.pelvis.y += sgn(side) * deg(3.0) * e + deg(1.5) * wob;
         fr.spine.y -= deg(3.0) * wob;
         for s in [LEFT, RIGHT] {
-            let out = Arm::angles(s, deg(8.0), deg(72.0) + deg(6.0) * wob * sgn(s), deg(15.0), v3(0.0, 1.0, 0.0));
+            let out = Arm::angles(
+                s,
+                deg(8.0),
+                deg(72.0) + deg(6.0) * wob * sgn(s),
+                deg(15.0),
+                v3(0.0, 1.0, 0.0),
+            );
             fr.arms[s] = Arm::rest(s).lerp(&out, e);
         }
     });
@@ -1125,8 +1433,16 @@ fn throw(rng: &mut Rng, _budget: f64) -> Part {
     tracks[st].step(follow + 0.2, back - 0.05, ph);
     let frames = build(total, |t, fr| {
         fr.feet = [tracks[0].eval(t), tracks[1].eval(t)];
-        let w_fwd = smooth(progress(t, wind - 0.2, release + 0.1)) * (1.0 - smooth(progress(t, follow, back)));
-        root_over_feet(fr, if st == LEFT { 0.5 * (1.0 + w_fwd) - 0.2 * (1.0 - w_fwd) * window(t, t0, release, 0.3) } else { 0.5 * (1.0 - w_fwd) + 0.2 * (1.0 - w_fwd) * window(t, t0, release, 0.3) });
+        let w_fwd =
+            smooth(progress(t, wind - 0.2, release + 0.1)) * (1.0 - smooth(progress(t, follow, back)));
+        root_over_feet(
+            fr,
+            if st == LEFT {
+                0.5 * (1.0 + w_fwd) - 0.2 * (1.0 - w_fwd) * window(t, t0, release, 0.3)
+            } else {
+                0.5 * (1.0 - w_fwd) + 0.2 * (1.0 - w_fwd) * window(t, t0, release, 0.3)
+            },
+        );
         let cock = window(t, t0, release, 0.35) * (1.0 - smooth(progress(t, wind, release)));
         let thr = smooth(progress(t, wind, release)) * (1.0 - smooth(progress(t, follow, back)));
         let s = sgn(side);
@@ -1135,27 +1451,48 @@ fn throw(rng: &mut Rng, _budget: f64) -> Part {
         fr.spine.x += deg(18.0) * thr - deg(8.0) * cock;
         fr.head.z -= s * (deg(30.0) * cock - deg(25.0) * thr);
         let cocked = if overhand {
-            Arm::reach(shoulder_in_chest(side) + v3(s * 0.12, 0.2, -0.25), v3(s, -0.5, -0.2))
+            Arm::reach(
+                shoulder_in_chest(side) + v3(s * 0.12, 0.2, -0.25),
+                v3(s, -0.5, -0.2),
+            )
         } else {
-            Arm::reach(shoulder_in_chest(side) + v3(s * 0.1, -0.45, -0.3), v3(s, 0.0, -0.5))
+            Arm::reach(
+                shoulder_in_chest(side) + v3(s * 0.1, -0.45, -0.3),
+                v3(s, 0.0, -0.5),
+            )
         };
         let released = if overhand {
-            Arm::reach(shoulder_in_chest(side) + v3(-s * 0.05, 0.05, 0.55), v3(s, -1.0, 0.0))
+            Arm::reach(
+                shoulder_in_chest(side) + v3(-s * 0.05, 0.05, 0.55),
+                v3(s, -1.0, 0.0),
+            )
         } else {
-            Arm::reach(shoulder_in_chest(side) + v3(-s * 0.0, -0.15, 0.55), v3(s, -1.0, 0.0))
+            Arm::reach(
+                shoulder_in_chest(side) + v3(-s * 0.0, -0.15, 0.55),
+                v3(s, -1.0, 0.0),
+            )
         };
         let through = Arm::reach(v3(-s * 0.15, -0.35, 0.25), v3(s, -0.2, -0.5));
         let rel_w = window(t, wind + 0.15, follow, 0.12);
         let mut a = Arm::rest(side).lerp(&cocked, cock);
         a = a.lerp(&released, rel_w);
-        a = a.lerp(&through, smooth(progress(t, release + 0.1, follow)) * (1.0 - smooth(progress(t, follow, back))));
+        a = a.lerp(
+            &through,
+            smooth(progress(t, release + 0.1, follow)) * (1.0 - smooth(progress(t, follow, back))),
+        );
         fr.arms[side] = a;
         let guide = Arm::angles(1 - side, deg(60.0), deg(20.0), deg(40.0), v3(0.0, 1.0, 0.0));
         fr.arms[1 - side] = Arm::rest(1 - side).lerp(&guide, cock);
     });
     part(
         "throw",
-        vec![("side", PVal::Str(side_name(side))), ("style", PVal::Str(if overhand { "overhand" } else { "underhand" }))],
+        vec![
+            ("side", PVal::Str(side_name(side))),
+            (
+                "style",
+                PVal::Str(if overhand { "overhand" } else { "underhand" }),
+            ),
+        ],
         frames,
     )
 }
@@ -1175,7 +1512,11 @@ fn pick_up(rng: &mut Rng, budget: f64) -> Part {
     let t5 = t4 + hold;
     let total = t5 + 0.8;
     let frames = build(total, |t, fr| {
-        let e = if t < t3 { minjerk(progress(t, t1, t2)) } else { 1.0 - minjerk(progress(t, t3, t4)) };
+        let e = if t < t3 {
+            minjerk(progress(t, t1, t2))
+        } else {
+            1.0 - minjerk(progress(t, t3, t4))
+        };
         fr.feet = [
             super::body::stance_foot(LEFT, V3::ZERO, 0.0, 0.12),
             super::body::stance_foot(RIGHT, V3::ZERO, 0.0, 0.12),
@@ -1187,7 +1528,7 @@ fn pick_up(rng: &mut Rng, budget: f64) -> Part {
             fr.spine.x += deg(32.0) * e;
             fr.knee_out = deg(16.0) * e;
         } else {
-            fr.root.y = STAND_Y - 0.3 * e;
+            fr.root.y = STAND_Y - 0.36 * e;
             fr.root.z -= 0.16 * e;
             fr.pelvis.x += deg(55.0) * e;
             fr.spine.x += deg(40.0) * e;
@@ -1204,7 +1545,13 @@ fn pick_up(rng: &mut Rng, budget: f64) -> Part {
         let held = Arm::reach(v3(s * 0.08, -0.05, 0.33), v3(s, -1.0, -0.3));
         let h = window(t, t3 + 0.5 * up, total - 0.1, 0.5);
         fr.arms[side] = a.lerp(&held, h);
-        let other = Arm::angles(1 - side, deg(15.0) + deg(30.0) * e, deg(12.0), deg(30.0), v3(0.0, 0.0, 1.0));
+        let other = Arm::angles(
+            1 - side,
+            deg(15.0) + deg(30.0) * e,
+            deg(12.0),
+            deg(30.0),
+            v3(0.0, 0.0, 1.0),
+        );
         fr.arms[1 - side] = other;
     });
     part("pick_up", vec![("side", PVal::Str(side_name(side)))], frames)
@@ -1233,11 +1580,21 @@ fn dance(rng: &mut Rng, budget: f64) -> Part {
         let trail = 1 - lead;
         let a = t0 + k as f64 * 2.0 * beat;
         c += v3(dir * span, 0.0, 0.0);
-        let mut p = Plant::new(0.0, NEVER, plant_pos(lead, c, 0.0, 0.12, 0.03), sgn(lead) * deg(8.0));
+        let mut p = Plant::new(
+            0.0,
+            NEVER,
+            plant_pos(lead, c, 0.0, 0.12, 0.03),
+            sgn(lead) * deg(8.0),
+        );
         p.swing_h = 0.05;
         p.heel = -deg(10.0);
         tracks[lead].step(a, a + 0.6 * beat, p);
-        let mut q = Plant::new(0.0, NEVER, plant_pos(trail, c, 0.0, 0.08, 0.03), sgn(trail) * deg(8.0));
+        let mut q = Plant::new(
+            0.0,
+            NEVER,
+            plant_pos(trail, c, 0.0, 0.08, 0.03),
+            sgn(trail) * deg(8.0),
+        );
         q.swing_h = 0.06;
         q.heel = -deg(15.0);
         q.tip = -deg(18.0);
@@ -1267,14 +1624,33 @@ fn dance(rng: &mut Rng, budget: f64) -> Part {
         for s in [LEFT, RIGHT] {
             fr.arms[s] = if claps {
                 let open = 0.5 + 0.5 * (2.0 * PI * (t - t0) / (2.0 * beat)).cos();
-                Arm::rest(s).lerp(&Arm::reach(v3(sgn(s) * (0.04 + 0.15 * open), 0.05, 0.35), v3(sgn(s), -0.8, -0.2)), e)
+                Arm::rest(s).lerp(
+                    &Arm::reach(
+                        v3(sgn(s) * (0.04 + 0.15 * open), 0.05, 0.35),
+                        v3(sgn(s), -0.8, -0.2),
+                    ),
+                    e,
+                )
             } else {
-                let swing = Arm::angles(s, deg(35.0) + deg(25.0) * sway * sgn(s), deg(20.0), deg(90.0), v3(0.0, 1.0, 0.0));
+                let swing = Arm::angles(
+                    s,
+                    deg(35.0) + deg(25.0) * sway * sgn(s),
+                    deg(20.0),
+                    deg(90.0),
+                    v3(0.0, 1.0, 0.0),
+                );
                 Arm::rest(s).lerp(&swing, e)
             };
         }
     });
-    part("dance", vec![("count", PVal::Int(n as i64)), ("direction", PVal::Str(side_name(first)))], frames)
+    part(
+        "dance",
+        vec![
+            ("count", PVal::Int(n as i64)),
+            ("direction", PVal::Str(side_name(first))),
+        ],
+        frames,
+    )
 }
 
 fn stand(rng: &mut Rng, budget: f64) -> Part {
@@ -1291,22 +1667,15 @@ fn stand(rng: &mut Rng, budget: f64) -> Part {
             }
         }
     });
-    part("stand", vec![("arms", PVal::Str(if crossed { "crossed" } else { "relaxed" }))], frames)
+    part(
+        "stand",
+        vec![("arms", PVal::Str(if crossed { "crossed" } else { "relaxed" }))],
+        frames,
+    )
 }
 
 /// Idle standing used around and between actions (not a caption subject of its own).
 pub fn idle(rng: &mut Rng, dur: f64) -> Vec<Frame> {
     let ph = rng.f();
     build(dur, |t, fr| idle_life(fr, t, ph, 0.6 * window(t, 0.0, dur, 0.3)))
-}
-
-/// Ankle height of a side (re-exported for tests).
-pub fn rest_ankle_y(side: usize) -> f64 {
-    ankle_y(side)
-}
-
-/// Unused-helper guard for `lerp` in some builds.
-#[allow(dead_code)]
-fn _keep(a: f64) -> f64 {
-    lerp(a, a, 0.5) + RIGHT as f64
 }

@@ -197,8 +197,17 @@ pub fn generate(g: &Gait) -> Vec<Frame> {
         let yaw = body_yaw(centers[k], turns[k]);
         let closing = k + 2 >= n;
         let width = if closing { 0.1 } else { g.width };
-        let back = if g.heading_offset.cos() < -0.5 { -0.03 } else { 0.03 };
-        let mut p = Plant::new(0.0, NEVER, plant_pos(side, c, yaw, width, back), yaw + sgn(side) * deg(6.0));
+        let back = if g.heading_offset.cos() < -0.5 {
+            -0.03
+        } else {
+            0.03
+        };
+        let mut p = Plant::new(
+            0.0,
+            NEVER,
+            plant_pos(side, c, yaw, width, back),
+            yaw + sgn(side) * deg(6.0),
+        );
         p.heel = if closing { g.heel * 0.3 } else { g.heel };
         p.toeoff = g.toeoff;
         p.tip = if closing { 0.0 } else { g.tip };
@@ -222,7 +231,6 @@ pub fn generate(g: &Gait) -> Vec<Frame> {
     // Phase (steps) as a function of time for bob and sway.
     let phase_of = |t: f64| (t - mid(0)) / t_step;
     let frames_n = ((t_end * fps).round() as usize).max(2);
-    let cruise_v = total_s / (mid(n - 2) - t_start).max(0.1);
     let mut frames = Vec::with_capacity(frames_n);
     let mut fwd_hist: Vec<[f64; 2]> = Vec::with_capacity(frames_n);
     for i in 0..frames_n {
@@ -242,14 +250,12 @@ pub fn generate(g: &Gait) -> Vec<Frame> {
         let mut f = Frame::standing(V3::ZERO, yaw);
         f.root = v3(root.x, root_y, root.z);
         f.feet = [tracks[0].eval(t), tracks[1].eval(t)];
-        let _ = cruise_v;
         f.pelvis.x += g.lean * 0.4 * env;
         f.spine.x += g.lean * 0.6 * env;
         f.head.x -= g.lean * 0.5 * env;
         frames.push(f);
         let h = heading_dir(yaw);
         fwd_hist.push([(f.feet[0].ankle - root).dot(h), (f.feet[1].ankle - root).dot(h)]);
-        let _ = env;
     }
     // Upper body from the legs, with a two-frame lag for follow-through.
     let norm = (l_des * 0.6).max(0.12);
@@ -268,7 +274,13 @@ pub fn generate(g: &Gait) -> Vec<Frame> {
             let flex = swing + deg(3.0);
             let elbow = deg(14.0) + (g.elbow - deg(14.0) + deg(14.0) * fwd_part) * env;
             let abd = deg(2.5) + g.arms_out + deg(2.0) * env;
-            let target = Arm::angles(side, flex * env + deg(4.0) * (1.0 - env), abd, elbow, v3(0.0, 0.0, 1.0));
+            let target = Arm::angles(
+                side,
+                flex * env + deg(4.0) * (1.0 - env),
+                abd,
+                elbow,
+                v3(0.0, 0.0, 1.0),
+            );
             f.arms[side] = target;
         }
         let [fl0, fr0] = fwd_hist[i];
@@ -289,7 +301,13 @@ mod tests {
 
     #[test]
     fn walk_moves_forward_without_sliding() {
-        let g = Gait::walk(Path { yaw0: 0.0, segs: vec![Seg::Line(3.0)] }, 1.2);
+        let g = Gait::walk(
+            Path {
+                yaw0: 0.0,
+                segs: vec![Seg::Line(3.0)],
+            },
+            1.2,
+        );
         let fr = generate(&g);
         let last = resolve(&fr[fr.len() - 1]);
         assert!((last[0].z - 3.0).abs() < 0.1, "ends at {:?}", last[0]);

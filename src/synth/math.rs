@@ -102,12 +102,22 @@ pub struct Q {
 
 impl Q {
     /// The identity rotation.
-    pub const ID: Q = Q { w: 1.0, x: 0.0, y: 0.0, z: 0.0 };
+    pub const ID: Q = Q {
+        w: 1.0,
+        x: 0.0,
+        y: 0.0,
+        z: 0.0,
+    };
 
     /// Rotation by `angle` (radians) about the unit `axis`.
     pub fn axis_angle(axis: V3, angle: f64) -> Q {
         let (s, c) = (angle * 0.5).sin_cos();
-        Q { w: c, x: axis.x * s, y: axis.y * s, z: axis.z * s }
+        Q {
+            w: c,
+            x: axis.x * s,
+            y: axis.y * s,
+            z: axis.z * s,
+        }
     }
     /// Rotation about +X.
     pub fn rx(a: f64) -> Q {
@@ -144,7 +154,12 @@ impl Q {
     }
     /// Inverse (conjugate) rotation.
     pub fn inv(self) -> Q {
-        Q { w: self.w, x: -self.x, y: -self.y, z: -self.z }
+        Q {
+            w: self.w,
+            x: -self.x,
+            y: -self.y,
+            z: -self.z,
+        }
     }
 }
 
@@ -190,7 +205,11 @@ pub fn window(t: f64, a: f64, b: f64, ramp: f64) -> f64 {
 
 /// Progress of `t` through `[a, b]`, clamped to `[0, 1]`.
 pub fn progress(t: f64, a: f64, b: f64) -> f64 {
-    if b <= a { if t >= b { 1.0 } else { 0.0 } } else { sat((t - a) / (b - a)) }
+    if b <= a {
+        if t >= b { 1.0 } else { 0.0 }
+    } else {
+        sat((t - a) / (b - a))
+    }
 }
 
 /// `sin²(π s)` bump on `[0, 1]` (0 at the ends, 1 in the middle, zero slope at the ends).

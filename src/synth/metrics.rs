@@ -33,7 +33,11 @@ pub struct MotionMetrics {
 impl MotionMetrics {
     /// Mean skate in cm/frame (0 when no contact pairs).
     pub fn skate_cm(&self) -> f64 {
-        if self.skate_n == 0 { 0.0 } else { 100.0 * self.skate_sum / self.skate_n as f64 }
+        if self.skate_n == 0 {
+            0.0
+        } else {
+            100.0 * self.skate_sum / self.skate_n as f64
+        }
     }
 }
 
@@ -48,7 +52,10 @@ pub fn contact_threshold(joint: usize) -> f64 {
 
 /// Computes the metrics of a sequence of poses.
 pub fn measure(frames: &[[V3; 22]], fps: f64) -> MotionMetrics {
-    let mut m = MotionMetrics { min_y: f64::INFINITY, ..Default::default() };
+    let mut m = MotionMetrics {
+        min_y: f64::INFINITY,
+        ..Default::default()
+    };
     for p in frames {
         for j in 1..22 {
             let parent = HML_PARENTS[j] as usize;
@@ -69,8 +76,8 @@ pub fn measure(frames: &[[V3; 22]], fps: f64) -> MotionMetrics {
         }
     }
     for w in frames.windows(3) {
-        for j in 0..22 {
-            let a = (w[2][j] - w[1][j] * 2.0 + w[0][j]).len() * fps * fps;
+        for ((a, b), c) in w[2].iter().zip(&w[1]).zip(&w[0]) {
+            let a = (*a - *b * 2.0 + *c).len() * fps * fps;
             m.max_acc = m.max_acc.max(a);
         }
     }

@@ -91,7 +91,14 @@ pub struct SynthOptions {
 impl SynthOptions {
     /// Defaults: all families, 20 % compositions, automatic threads.
     pub fn new(out: impl Into<PathBuf>, count: usize, seed: u64) -> Self {
-        Self { out: out.into(), count, seed, families: Vec::new(), composite_fraction: 0.2, threads: 0 }
+        Self {
+            out: out.into(),
+            count,
+            seed,
+            families: Vec::new(),
+            composite_fraction: 0.2,
+            threads: 0,
+        }
     }
 }
 
@@ -130,6 +137,8 @@ pub struct SynthReport {
     pub families: Vec<FamilyStats>,
     /// Dimensions whose Std was raised to the floor.
     pub std_floored: usize,
+    /// Feature rows whose yaw rate was sign-corrected ([`corpus::fix_heading_flips`]).
+    pub heading_flips_fixed: usize,
     /// Wall time.
     pub seconds: f64,
 }
@@ -149,6 +158,9 @@ pub fn family_names() -> &'static [&'static str] {
 
 /// Writes a corpus directory in the HumanML3D layout (see [`corpus`] for the file list) and
 /// returns its quality report. `progress(done, total)` is called after every motion.
-pub fn synthesize_corpus(opts: &SynthOptions, progress: impl FnMut(usize, usize)) -> Result<SynthReport, SynthError> {
+pub fn synthesize_corpus(
+    opts: &SynthOptions,
+    progress: impl FnMut(usize, usize),
+) -> Result<SynthReport, SynthError> {
     corpus::synthesize(opts, progress)
 }

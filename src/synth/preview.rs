@@ -29,7 +29,11 @@ struct Canvas {
 
 impl Canvas {
     fn new(w: usize, h: usize) -> Self {
-        Self { w, h, px: vec![[1.0, 1.0, 1.0]; w * h] }
+        Self {
+            w,
+            h,
+            px: vec![[1.0, 1.0, 1.0]; w * h],
+        }
     }
 
     fn blend(&mut self, x: i64, y: i64, c: [f32; 3], a: f32) {
@@ -51,7 +55,14 @@ impl Canvas {
     }
 
     /// Anti-aliased thick segment, clipped to the rectangle `clip`.
-    fn line(&mut self, a: (f64, f64), b: (f64, f64), r: f64, c: [f32; 3], clip: (usize, usize, usize, usize)) {
+    fn line(
+        &mut self,
+        a: (f64, f64),
+        b: (f64, f64),
+        r: f64,
+        c: [f32; 3],
+        clip: (usize, usize, usize, usize),
+    ) {
         let (cx0, cy0, cx1, cy1) = clip;
         let x0 = (a.0.min(b.0) - r - 1.0).floor().max(cx0 as f64) as i64;
         let x1 = (a.0.max(b.0) + r + 1.0).ceil().min(cx1 as f64 - 1.0) as i64;
@@ -62,7 +73,11 @@ impl Canvas {
         for y in y0..=y1 {
             for x in x0..=x1 {
                 let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
-                let t = if l2 < 1e-12 { 0.0 } else { (((px - a.0) * dx + (py - a.1) * dy) / l2).clamp(0.0, 1.0) };
+                let t = if l2 < 1e-12 {
+                    0.0
+                } else {
+                    (((px - a.0) * dx + (py - a.1) * dy) / l2).clamp(0.0, 1.0)
+                };
                 let (qx, qy) = (a.0 + t * dx - px, a.1 + t * dy - py);
                 let d = (qx * qx + qy * qy).sqrt();
                 let cov = (r + 0.5 - d).clamp(0.0, 1.0) as f32;
@@ -76,7 +91,10 @@ impl Canvas {
     }
 
     fn save(&self, path: &Path) -> Result<(), SynthError> {
-        let f = File::create(path).map_err(|e| SynthError::Io { path: path.display().to_string(), source: e })?;
+        let f = File::create(path).map_err(|e| SynthError::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
         let mut enc = png::Encoder::new(BufWriter::new(f), self.w as u32, self.h as u32);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
@@ -86,7 +104,8 @@ impl Canvas {
             .iter()
             .flat_map(|p| p.iter().map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8))
             .collect();
-        wr.write_image_data(&data).map_err(|e| SynthError::Png(e.to_string()))?;
+        wr.write_image_data(&data)
+            .map_err(|e| SynthError::Png(e.to_string()))?;
         wr.finish().map_err(|e| SynthError::Png(e.to_string()))?;
         Ok(())
     }
@@ -146,8 +165,20 @@ fn draw_snapshot(cv: &mut Canvas, j: &JointPositions, f: usize, x0: usize, y0: u
     let g0z = (root.z / 0.5).round() * 0.5;
     for k in -3..=3 {
         let o = k as f64 * 0.5;
-        cv.line(to_px(v3(g0x + o, 0.0, g0z - 1.5)), to_px(v3(g0x + o, 0.0, g0z + 1.5)), 0.4, GRID, clip);
-        cv.line(to_px(v3(g0x - 1.5, 0.0, g0z + o)), to_px(v3(g0x + 1.5, 0.0, g0z + o)), 0.4, GRID, clip);
+        cv.line(
+            to_px(v3(g0x + o, 0.0, g0z - 1.5)),
+            to_px(v3(g0x + o, 0.0, g0z + 1.5)),
+            0.4,
+            GRID,
+            clip,
+        );
+        cv.line(
+            to_px(v3(g0x - 1.5, 0.0, g0z + o)),
+            to_px(v3(g0x + 1.5, 0.0, g0z + o)),
+            0.4,
+            GRID,
+            clip,
+        );
     }
     // Shadow of the feet and pelvis.
     for k in [0usize, 7, 8, 10, 11] {
@@ -160,10 +191,20 @@ fn draw_snapshot(cv: &mut Canvas, j: &JointPositions, f: usize, x0: usize, y0: u
         let p = joint(j, f, k);
         -(p.dot(cam.right.cross(cam.up)))
     };
-    order.sort_by(|a, b| depth(*b).partial_cmp(&depth(*a)).unwrap_or(std::cmp::Ordering::Equal));
+    order.sort_by(|a, b| {
+        depth(*b)
+            .partial_cmp(&depth(*a))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     for k in order {
         let p = HML_PARENTS[k] as usize;
-        cv.line(to_px(joint(j, f, p)), to_px(joint(j, f, k)), 2.2, color_of(k), clip);
+        cv.line(
+            to_px(joint(j, f, p)),
+            to_px(joint(j, f, k)),
+            2.2,
+            color_of(k),
+            clip,
+        );
     }
     let head = to_px(joint(j, f, 15));
     cv.dot(head, 7.0, GREY, clip);
@@ -175,9 +216,19 @@ fn draw_snapshot(cv: &mut Canvas, j: &JointPositions, f: usize, x0: usize, y0: u
         }
     }
     // Time bar.
-    let frac = if j.frames > 1 { f as f64 / (j.frames - 1) as f64 } else { 0.0 };
+    let frac = if j.frames > 1 {
+        f as f64 / (j.frames - 1) as f64
+    } else {
+        0.0
+    };
     cv.rect(x0 + 10, y0 + CELL_H - 8, CELL_W - 20, 3, [0.88, 0.88, 0.88]);
-    cv.rect(x0 + 10, y0 + CELL_H - 8, ((CELL_W - 20) as f64 * frac) as usize + 1, 3, [0.4, 0.4, 0.45]);
+    cv.rect(
+        x0 + 10,
+        y0 + CELL_H - 8,
+        ((CELL_W - 20) as f64 * frac) as usize + 1,
+        3,
+        [0.4, 0.4, 0.45],
+    );
 }
 
 fn draw_top(cv: &mut Canvas, j: &JointPositions, x0: usize, y0: usize) {
@@ -194,7 +245,12 @@ fn draw_top(cv: &mut Canvas, j: &JointPositions, x0: usize, y0: usize) {
     let s = (CELL_W.min(CELL_H) as f64 - 16.0) / span;
     let mid = (lo + hi) * 0.5;
     // Seen from above with +Z up on the image and +X (the body's left at frame 0) to the left.
-    let to_px = |p: V3| (x0 as f64 + CELL_W as f64 * 0.5 - (p.x - mid.x) * s, y0 as f64 + CELL_H as f64 * 0.5 - (p.z - mid.z) * s);
+    let to_px = |p: V3| {
+        (
+            x0 as f64 + CELL_W as f64 * 0.5 - (p.x - mid.x) * s,
+            y0 as f64 + CELL_H as f64 * 0.5 - (p.z - mid.z) * s,
+        )
+    };
     cv.rect(x0 + 2, y0 + 2, CELL_W - 4, CELL_H - 4, [0.96, 0.97, 0.99]);
     for f in 0..j.frames {
         for k in [7usize, 8, 10, 11] {
@@ -223,10 +279,17 @@ pub fn contact_sheet(path: &Path, motions: &[&JointPositions], columns: usize) -
 
 /// [`contact_sheet`] with the camera azimuth in degrees (0: in front of a body facing +Z,
 /// 90: at its left side).
-pub fn contact_sheet_view(path: &Path, motions: &[&JointPositions], columns: usize, azimuth_deg: f64) -> Result<(), SynthError> {
+pub fn contact_sheet_view(
+    path: &Path,
+    motions: &[&JointPositions],
+    columns: usize,
+    azimuth_deg: f64,
+) -> Result<(), SynthError> {
     let columns = columns.max(1);
     if motions.is_empty() {
-        return Err(SynthError::Invalid("contact sheet needs at least one motion".into()));
+        return Err(SynthError::Invalid(
+            "contact sheet needs at least one motion".into(),
+        ));
     }
     let mut cv = Canvas::new(CELL_W * (columns + 1), CELL_H * motions.len());
     let cam = Camera::new(azimuth_deg.to_radians(), 0.2);
@@ -236,7 +299,11 @@ pub fn contact_sheet_view(path: &Path, motions: &[&JointPositions], columns: usi
         }
         let y0 = r * CELL_H;
         for c in 0..columns {
-            let f = if columns == 1 { 0 } else { c * (m.frames - 1) / (columns - 1) };
+            let f = if columns == 1 {
+                0
+            } else {
+                c * (m.frames - 1) / (columns - 1)
+            };
             draw_snapshot(&mut cv, m, f, c * CELL_W, y0, &cam);
         }
         draw_top(&mut cv, m, columns * CELL_W, y0);
@@ -254,7 +321,10 @@ pub fn family_previews(
     columns: usize,
     only: Option<&str>,
 ) -> Result<Vec<PathBuf>, SynthError> {
-    std::fs::create_dir_all(dir).map_err(|e| SynthError::Io { path: dir.display().to_string(), source: e })?;
+    std::fs::create_dir_all(dir).map_err(|e| SynthError::Io {
+        path: dir.display().to_string(),
+        source: e,
+    })?;
     let mut out = Vec::new();
     for name in super::family_names() {
         if only.is_some_and(|o| o != *name) {

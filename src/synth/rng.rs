@@ -24,7 +24,9 @@ impl Rng {
 
     /// The stream for item `index` of a corpus with `seed` (streams do not overlap in practice).
     pub fn for_item(seed: u64, index: u64) -> Self {
-        Self { state: mix64(mix64(seed ^ 0x5EED_5EED_5EED_5EED).wrapping_add(mix64(index))) }
+        Self {
+            state: mix64(mix64(seed ^ 0x5EED_5EED_5EED_5EED).wrapping_add(mix64(index))),
+        }
     }
 
     /// Next 64 random bits.
@@ -62,6 +64,11 @@ impl Rng {
     /// A uniformly chosen element (panics on an empty slice, which callers never pass).
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[(self.next_u64() % items.len() as u64) as usize]
+    }
+
+    /// A uniformly chosen string from a non-empty list.
+    pub fn pick_str(&mut self, items: &[&'static str]) -> &'static str {
+        items[(self.next_u64() % items.len() as u64) as usize]
     }
 
     /// Index chosen with the given non-negative weights.

@@ -62,7 +62,10 @@ impl FootTrack {
     /// A foot planted in a standing stance for the whole clip.
     pub fn standing(side: usize, center: V3, yaw: f64, w: f64) -> FootTrack {
         let f = stance_foot(side, center, yaw, w);
-        FootTrack { side, plants: vec![Plant::new(-NEVER, NEVER, f.ankle, f.yaw)] }
+        FootTrack {
+            side,
+            plants: vec![Plant::new(-NEVER, NEVER, f.ankle, f.yaw)],
+        }
     }
 
     /// Adds a step: the foot lifts at `lift` (ending the last plant there) and lands at
@@ -95,9 +98,17 @@ impl FootTrack {
             pitch += p.toeoff * smooth((t - (p.lift - t_to)) / t_to);
         }
         if pitch >= 0.0 {
-            Foot { ankle: p.ankle, yaw: p.yaw, pitch }
+            Foot {
+                ankle: p.ankle,
+                yaw: p.yaw,
+                pitch,
+            }
         } else {
-            let flat = Foot { ankle: p.ankle, yaw: p.yaw, pitch: 0.0 };
+            let flat = Foot {
+                ankle: p.ankle,
+                yaw: p.yaw,
+                pitch: 0.0,
+            };
             Foot::from_toe(self.side, flat.toe(self.side), p.yaw, pitch)
         }
     }
@@ -243,7 +254,9 @@ impl Curve {
         let n = t.len();
         let mut m = vec![0.0; n];
         if n >= 3 {
-            let d: Vec<f64> = (0..n - 1).map(|i| (v[i + 1] - v[i]) / (t[i + 1] - t[i])).collect();
+            let d: Vec<f64> = (0..n - 1)
+                .map(|i| (v[i + 1] - v[i]) / (t[i + 1] - t[i]))
+                .collect();
             for i in 1..n - 1 {
                 if d[i - 1] * d[i] <= 0.0 {
                     m[i] = 0.0;
@@ -292,7 +305,16 @@ mod tests {
 
     #[test]
     fn path_and_curve() {
-        let p = Path { yaw0: 0.0, segs: vec![Seg::Line(1.0), Seg::Arc { radius: 1.0, angle: deg(90.0) }] };
+        let p = Path {
+            yaw0: 0.0,
+            segs: vec![
+                Seg::Line(1.0),
+                Seg::Arc {
+                    radius: 1.0,
+                    angle: deg(90.0),
+                },
+            ],
+        };
         let (q, y) = p.eval(1.0 + PI / 2.0);
         // A left turn from +Z ends heading +X, one radius to the left.
         assert!((q - v3(1.0, 0.0, 2.0)).len() < 1e-9, "{q:?}");

@@ -10,27 +10,28 @@
 //!
 //! # The ftfy subset
 //!
-//! `fix_text` splits the text into lines (each keeping its `\n`) and repeats the following
-//! fixers on each line, in this order, until the line stops changing (at most
-//! [`MAX_FIX_ROUNDS`] rounds):
+//! `fix_text` cuts the text into segments (lines, each keeping its `\n`, and at most
+//! 1,000,000 characters) and repeats the following fixers on each segment, in this order,
+//! until it stops changing (ftfy has no bound; we stop after [`MAX_FIX_ROUNDS`] rounds):
 //!
-//! * `unescape_html`: entities of the form `&name;`/`&#123;`/`&#x1F;` (1 to 24 ASCII
-//!   alphanumerics and a `;`) from our entity table plus ftfy's upper-case variants
-//!   (`&EACUTE;` → `É`). Like ftfy's `"auto"` mode it is switched off for a line containing
-//!   `<` and for every line after it (the text is then taken to be HTML source).
-//! * `fix_encoding`, **subset**: only UTF-8 that was decoded as Windows-1252 (ftfy's
-//!   "sloppy" variant, whose 5 unassigned bytes map to U+0081, U+008D, U+008F, U+0090,
-//!   U+009D) or as Latin-1 is repaired, sequence by sequence: a 3- or 4-byte UTF-8 sequence
-//!   (`â€™` → `’`, `ðŸ˜€` → `😀`) is always decoded, a 2-byte one only when its lead byte is
-//!   0xC2/0xC3 (`Â`/`Ã`: the mojibake of U+0080..U+00FF, e.g. `Ã©` → `é`), because other
-//!   2-byte look-alikes such as `É’` occur in legitimate text. Because the fixers repeat,
-//!   doubly-encoded mojibake is undone too. Not implemented: ftfy's `badness` heuristic,
-//!   the other single-byte encodings it tries (Windows-1250/1251, ISO-8859-2, MacRoman,
-//!   CP437), `replace_lossy_sequences` and the CESU-8/Java UTF-8
-//!   variants. These matter for mojibake of non-Latin scripts, which motion descriptions
-//!   do not contain. One case of ftfy's `restore_byte_a0` is kept because it is common in
-//!   text pasted from the web: `Â `/`Ã ` (NBSP or `à` that lost its 0xA0 byte) in the
-//!   contexts where ftfy's heuristic flags it, see [`restore_byte_a0`].
+//! * `unescape_html`: `&name;`, `&#123;`, `&#x1F;` with 1 to 24 ASCII alphanumerics,
+//!   decoded with our entity table (see below) plus ftfy's upper-case variants
+//!   (`&EACUTE;` → `É`); a numeric one is kept verbatim if decoding leaves a `;` (`&#59;`).
+//!   Like ftfy's `"auto"` mode this is switched off for a segment containing `<` and for
+//!   every segment after it (the text is then taken to be HTML source).
+//! * `fix_encoding`, **subset**: only UTF-8 that was decoded as Windows-1252 (ftfy's "sloppy"
+//!   variant, whose 5 unassigned bytes map to U+0081, U+008D, U+008F, U+0090, U+009D) or as
+//!   Latin-1 is repaired, sequence by sequence. A 3- or 4-byte UTF-8 sequence (`â€™` → `’`,
+//!   `ðŸ˜€` → `😀`) is always decoded; a 2-byte one only when its lead byte is 0xC2/0xC3
+//!   (`Â`/`Ã`, the mojibake of U+0080..U+00FF: `Ã©` → `é`), since other 2-byte look-alikes
+//!   such as `É’` occur in genuine text. One case of ftfy's `restore_byte_a0` is kept, as it
+//!   is common in text pasted from the web: `Â `/`Ã ` (NBSP or `à` that lost its 0xA0 byte)
+//!   in the contexts ftfy's heuristic flags, see [`restore_byte_a0`]. The repetition of the
+//!   fixers undoes double encodings. Not implemented: ftfy's `badness` heuristic, the other
+//!   single-byte encodings it tries (Windows-1250/1251, ISO-8859-2, MacRoman, CP437),
+//!   `replace_lossy_sequences` and the CESU-8/Java UTF-8 variants; they matter for
+//!   mojibake of non-Latin text (`Ð¿Ñ€Ð¸Ð²ÐµÑ‚` stays as it is) and for the rare genuine
+//!   text that ftfy's heuristics mistake for mojibake.
 //! * `fix_c1_controls`: U+0080..U+009F are decoded as sloppy Windows-1252 (`\u{93}` → `“`).
 //! * `fix_latin_ligatures`: `ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ Ĳ ĳ ŉ Ǳ ǲ ǳ Ǆ ǅ ǆ Ǉ ǈ ǉ Ǌ ǋ ǌ` are spelled out.
 //! * `fix_character_width`: U+FF01..U+FFEF (full- and half-width forms) are replaced by
@@ -43,8 +44,19 @@
 //!   U+206A..U+206F, U+FEFF and U+FFF9..U+FFFC are removed.
 //! * NFC normalisation.
 //!
-//! ftfy's `max_decode_length` (lines over 1,000,000 characters are cut into pieces) is not
-//! reproduced.
+//! # HTML entities
+//!
+//! Both ftfy's and Python's unescaping use a subset of the 2,231 HTML5 named references
+//! (`html_entities`): all HTML 4.01 entities and `&apos;`, the legacy names valid without
+//! `;`, and the names of ASCII characters (`&colon;`, `&NewLine;`). Numeric references follow
+//! Python exactly. Other names (`&rarrw;`, `&Fopf;`, ...) are left undecoded.
+//!
+//! # Unicode versions
+//!
+//! Lowercasing, NFC and the character classes come from the Unicode tables of Rust's `std`,
+//! `unicode-normalization` and `regex-syntax` (Unicode 16 or later), while the reference ran
+//! Python 3.11 (Unicode 14) and the `regex` module's own tables: characters assigned after
+//! Unicode 14 (e.g. U+1C89) may be cleaned or split differently.
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -97,23 +109,35 @@ pub(crate) fn is_py_space(c: char) -> bool {
 // ftfy.fix_text
 // ---------------------------------------------------------------------------------------------
 
+/// ftfy's `max_decode_length`: longer lines are fixed in pieces of this many characters.
+const MAX_SEGMENT_CHARS: usize = 1_000_000;
+
 /// `ftfy.fix_text` with default settings, restricted to the subset in the module docs.
 fn ftfy_fix_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut unescape = true;
     for line in text.split_inclusive('\n') {
-        // ftfy's unescape_html="auto": a line with "<" looks like HTML source, so entities are
-        // left alone from there on (the switch is sticky for the remaining lines).
-        if unescape && line.contains('<') {
-            unescape = false;
+        let mut rest = line;
+        while !rest.is_empty() {
+            let cut = rest
+                .char_indices()
+                .nth(MAX_SEGMENT_CHARS)
+                .map_or(rest.len(), |(i, _)| i);
+            let (segment, tail) = rest.split_at(cut);
+            // ftfy's unescape_html="auto": a segment with "<" looks like HTML source, so
+            // entities are left alone from there on (the switch sticks for later segments).
+            if unescape && segment.contains('<') {
+                unescape = false;
+            }
+            out.push_str(&ftfy_fix_segment(segment, unescape));
+            rest = tail;
         }
-        out.push_str(&ftfy_fix_line(line, unescape));
     }
     out
 }
 
-fn ftfy_fix_line(line: &str, unescape: bool) -> String {
-    let mut text = line.to_owned();
+fn ftfy_fix_segment(segment: &str, unescape: bool) -> String {
+    let mut text = segment.to_owned();
     for _ in 0..MAX_FIX_ROUNDS {
         let before = text.clone();
         if unescape {

@@ -17,8 +17,9 @@
 //! text for that reason). Its wasm build is behind the `unstable_wasm` feature (fancy-regex
 //! instead of Oniguruma, default features off) and drags in a large dependency tree (serde
 //! models for every tokenizer family, trainers, normalizers, ...), many times the size of this
-//! module. The whole algorithm is ~150 lines on top of `regex` and `flate2`, which we already
-//! depend on, and is checked id-for-id against the reference.
+//! module. Our implementation is a few hundred lines on top of `flate2` and
+//! `unicode-normalization`, adds ~0.3 MB to a wasm build (code, Unicode tables, entity
+//! table), and is checked id-for-id against the reference.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -41,11 +42,7 @@ const N_MERGES: usize = 49152 - 256 - 2;
 const VOCAB_SIZE: usize = 2 * 256 + N_MERGES + 2;
 const SOT_TEXT: &str = "<|startoftext|>";
 const EOT_TEXT: &str = "<|endoftext|>";
-/// CLIP pre-tokenises with the Python `regex` pattern
-/// `<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`
-/// (`re.IGNORECASE`). [`PreTokenizer`] is a hand-written scanner with the same
-/// leftmost-first semantics: 3× faster than the `regex` crate on this pattern, and it can
-/// reproduce a quirk of the Python engine (see [`PreTokenizer::class`]).
+/// The contractions CLIP's pattern splits off after an apostrophe, in pattern order.
 const CONTRACTIONS: [&str; 7] = ["s", "t", "re", "ve", "m", "ll", "d"];
 
 /// Why a vocabulary could not be built.
@@ -89,8 +86,8 @@ pub struct ClipTokenizer {
     vocab_size: usize,
 }
 
-/// Hasher for the packed `u64` pair keys: one multiply (Fibonacci hashing) instead of SipHash,
-/// which dominated BPE time. The keys are vocabulary ids, not attacker-chosen.
+/// Hasher for the packed `u64` pair keys: one multiply instead of SipHash, which dominated
+/// BPE time. The keys are vocabulary ids, not attacker-chosen.
 #[derive(Default)]
 struct PairHasher(u64);
 
@@ -104,7 +101,10 @@ impl Hasher for PairHasher {
         }
     }
     fn write_u64(&mut self, n: u64) {
-        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // Fold the high half of the product down so the low bits (the bucket index) depend on
+        // both ids.
+        let h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 32);
     }
 }
 
@@ -121,8 +121,13 @@ enum CharClass {
     Skip,
 }
 
-/// CLIP's pre-tokenisation (see [`CONTRACTIONS`]), with the `regex` crate's Unicode 16
-/// general-category tables (`unicode_tables`).
+/// CLIP pre-tokenises with the Python `regex` pattern
+/// `<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+`
+/// under `re.IGNORECASE`. This is a hand-written scanner with the same leftmost-first
+/// semantics, using the `regex` crate's Unicode 16 general-category tables
+/// (`unicode_tables`). It is several times faster than the `regex` crate on this pattern,
+/// keeps the regex engines out of the wasm binary, and reproduces a quirk of the Python
+/// engine (see [`PreTokenizer::class`]); a unit test checks it against the `regex` crate.
 #[derive(Clone, Copy, Debug, Default)]
 struct PreTokenizer;
 
@@ -179,29 +184,33 @@ impl PreTokenizer {
     }
 }
 
-/// Length of `<|startoftext|>` or `<|endoftext|>` (ASCII case-insensitive) at the start.
-fn special_prefix(text: &str) -> Option<usize> {
-    [SOT_TEXT, EOT_TEXT].into_iter().find_map(|special| {
-        let head = text.get(..special.len())?;
-        head.eq_ignore_ascii_case(special).then_some(special.len())
-    })
+/// Byte length of `literal` (ASCII, lower case) at the start of `text`, compared the way the
+/// IGNORECASE pattern does: simple case folding, under which `s` also matches `ſ` (U+017F).
+fn literal_prefix(text: &str, literal: &str) -> Option<usize> {
+    let mut chars = text.char_indices();
+    for expected in literal.chars() {
+        let (_, c) = chars.next()?;
+        if c.to_ascii_lowercase() != expected && !(expected == 's' && c == '\u{17F}') {
+            return None;
+        }
+    }
+    Some(chars.next().map_or(text.len(), |(i, _)| i))
 }
 
-/// Length of `'s`, `'t`, `'re`, `'ve`, `'m`, `'ll` or `'d` (case-insensitive) at the start.
+/// Length of `<|startoftext|>` or `<|endoftext|>` at the start of `text`.
+fn special_prefix(text: &str) -> Option<usize> {
+    [SOT_TEXT, EOT_TEXT]
+        .into_iter()
+        .find_map(|special| literal_prefix(text, special))
+}
+
+/// Length of `'s`, `'t`, `'re`, `'ve`, `'m`, `'ll` or `'d` at the start of `text`.
 fn contraction_prefix(text: &str) -> Option<usize> {
     let after = text.strip_prefix('\'')?;
-    CONTRACTIONS.iter().find_map(|suffix| {
-        let mut chars = after.char_indices();
-        for expected in suffix.chars() {
-            let (_, c) = chars.next()?;
-            // Simple case folding as in the Python engine: 's' also matches 'ſ' (U+017F).
-            if c.to_ascii_lowercase() != expected && !(expected == 's' && c == '\u{17F}') {
-                return None;
-            }
-        }
-        let used = chars.next().map_or(after.len(), |(i, _)| i);
-        Some(1 + used)
-    })
+    CONTRACTIONS
+        .iter()
+        .find_map(|suffix| literal_prefix(after, suffix))
+        .map(|n| 1 + n)
 }
 
 impl fmt::Debug for ClipTokenizer {
@@ -217,7 +226,7 @@ impl fmt::Debug for ClipTokenizer {
 /// ranges `!..~`, `¡..¬`, `®..ÿ` first, then the others) and the character each maps to
 /// (itself if printable, otherwise U+0100 + n for the n-th non-printable byte). Position in the
 /// returned array = vocabulary id.
-pub(crate) fn byte_symbols() -> [(u8, char); 256] {
+fn byte_symbols() -> [(u8, char); 256] {
     let printable = |b: u8| matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF);
     let mut table = [(0u8, '\0'); 256];
     let mut pos = 0;
@@ -239,6 +248,11 @@ fn pair_key(first: u32, second: u32) -> u64 {
 
 impl ClipTokenizer {
     /// Builds the tokenizer from the official `bpe_simple_vocab_16e6.txt.gz` (its bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`TokenizerError::Gzip`] or [`TokenizerError::NotUtf8`] for unreadable bytes, then
+    /// whatever [`Self::from_bpe_text`] reports.
     pub fn from_bpe_gz(gz_bytes: &[u8]) -> Result<Self, TokenizerError> {
         let mut raw = Vec::with_capacity(gz_bytes.len() * 3);
         flate2::read::GzDecoder::new(gz_bytes)
@@ -253,6 +267,11 @@ impl ClipTokenizer {
     /// Builds the tokenizer from the decompressed merges file: a header line, then one merge
     /// (`first second`) per line. Only the first 48,894 merges are used, as in CLIP; lines
     /// after them are ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`TokenizerError::BadMergeLine`] for a merge line that is not two symbols,
+    /// [`TokenizerError::WrongMergeCount`] when the file has fewer than 48,894 merges.
     pub fn from_bpe_text(text: &str) -> Result<Self, TokenizerError> {
         let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(N_MERGES);
         // A final newline ends the file; it does not start an (empty, malformed) line.
@@ -292,7 +311,7 @@ impl ClipTokenizer {
         encoder.insert(SOT_TEXT.to_owned(), SOT_ID);
         encoder.insert(EOT_TEXT.to_owned(), EOT_ID);
 
-        let mut merges = HashMap::with_capacity_and_hasher(N_MERGES, Default::default());
+        let mut merges = HashMap::with_capacity_and_hasher(N_MERGES, BuildHasherDefault::default());
         let mut joined = String::new();
         for (rank, (a, b)) in pairs.iter().enumerate() {
             joined.clear();
@@ -389,18 +408,13 @@ impl ClipTokenizer {
     /// always ending with EOT.
     pub fn tokenize_unpadded(&self, text: &str) -> Vec<u32> {
         let ids = self.encode(text);
-        let mut seq = Vec::with_capacity((ids.len() + 2).min(CONTEXT_LENGTH));
+        // CLIP cuts `[SOT] + ids + [EOT]` to 77 and writes EOT into the last slot, which
+        // amounts to keeping the first 75 ids.
+        let kept = &ids[..ids.len().min(CONTEXT_LENGTH - 2)];
+        let mut seq = Vec::with_capacity(kept.len() + 2);
         seq.push(SOT_ID);
-        seq.extend_from_slice(&ids[..ids.len().min(CONTEXT_LENGTH - 2)]);
-        if ids.len() > CONTEXT_LENGTH - 2 {
-            // CLIP keeps the first 77 ids and overwrites the 77th with EOT.
-            seq.push(ids[CONTEXT_LENGTH - 2]);
-            if let Some(last) = seq.last_mut() {
-                *last = EOT_ID;
-            }
-        } else {
-            seq.push(EOT_ID);
-        }
+        seq.extend_from_slice(kept);
+        seq.push(EOT_ID);
         seq
     }
 
@@ -539,7 +553,7 @@ mod tests {
         };
         let texts = [
             "a person's arm, they're waving: it'S fun'ſ 'Ll 'x ''s !'s",
-            "<|startoftext|>x<|ENDOFTEXT|><|endof <|startoftext",
+            "<|startoftext|>x<|ENDOFTEXT|><|endof <|startoftext <|ſtartoftext|>",
             "numbers 1234567890 3.14159 -42 +7 1e10 ½ ² ٣ Ⅻ",
             "emoji 😀🏃\u{200d}♂\u{fe0f}💃 1\u{fe0f}\u{20e3} 中文字符 한국어 व्यक्ति คนเดิน",
             "slash/backslash\\pipe|tilde~caret^ \t\n\u{a0}\u{2003}x\u{200b}y\u{1c}z",
@@ -561,6 +575,26 @@ mod tests {
             assert_eq!(got, expected, "U+{:04X}", u32::from(c));
         }
         assert_eq!(pieces("a\u{345}b"), ["a", "b"]);
+    }
+
+    /// The embedded tables are the `regex` crate's (`regex-syntax`), so that the scanner and
+    /// the regex agree; regenerate them when `regex-syntax` moves to a new Unicode version.
+    #[test]
+    fn unicode_tables_match_regex_syntax() {
+        use super::super::unicode_tables::DECIMAL_NUMBER;
+        use regex_syntax::hir::{Class, HirKind};
+        for (pattern, table) in [
+            (r"\p{L}", LETTER),
+            (r"\p{N}", NUMBER),
+            (r"\p{Nd}", DECIMAL_NUMBER),
+        ] {
+            let hir = regex_syntax::Parser::new().parse(pattern).unwrap();
+            let HirKind::Class(Class::Unicode(class)) = hir.kind() else {
+                panic!("{pattern} is not a Unicode class");
+            };
+            let ranges: Vec<(char, char)> = class.ranges().iter().map(|r| (r.start(), r.end())).collect();
+            assert_eq!(ranges, table, "{pattern}");
+        }
     }
 
     #[test]

@@ -5,5 +5,6 @@
 mod clean;
 pub mod clip_tokenizer;
 mod html_entities;
+mod unicode_tables;
 
 pub use clip_tokenizer::{ClipTokenizer, TokenizerError};

@@ -36,6 +36,28 @@ use crate::{Error, MoMask};
 use gpu::AdapterDesc;
 use options::{BackendChoice, JsGenerateOptions, LoadOptions};
 
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** Options of `Model.load`. */
+export interface RawLoadOptions { backend?: "auto" | "webgpu" | "cpu"; selfTest?: boolean }
+/** Options of `Model.generate` (all optional; unknown keys are refused). */
+export interface RawGenerateOptions {
+  frames?: number | "auto"; seed?: number; steps?: number; condScale?: number; resCondScale?: number;
+  temperature?: number; resTemperature?: number; topk?: number; greedy?: boolean;
+  draw?: "categorical" | "gumbel" | "greedy"; sampleLength?: boolean; batchDecode?: "padded" | "persample";
+  repeat?: number;
+}
+/** A generated motion as a plain object. */
+export interface RawMotion {
+  text: string; frames: number; jointCount: number; fps: number; tokens: number;
+  joints: Float32Array; features: Float32Array; ids: Int32Array; json: string;
+}
+/** Progress of `Model.generate`; `t` is `performance.now()`. */
+export type RawProgress = { stage: "text" | "length" | "decode" | "done"; t: number }
+  | { stage: "mask"; step: number; steps: number; t: number }
+  | { stage: "residual"; layer: number; layers: number; t: number };
+"#;
+
 /// Installs the panic hook: console output plus `globalThis.__momaskOnPanic(message)`.
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -161,7 +183,7 @@ fn sizes(bytes: &[u8], model: &MoMask) -> Sizes {
 }
 
 /// Reads the bundle header only (cheap): `{ format, version, config, textEncoder, … }`.
-#[wasm_bindgen(js_name = readHeader)]
+#[wasm_bindgen(js_name = readHeader, unchecked_return_type = "Record<string, unknown>")]
 pub fn read_header(bytes: &[u8]) -> Result<JsValue, JsValue> {
     let header = bundle::read_header(bytes).map_err(|e| js_error("MoMaskError", &e.to_string()))?;
     to_js(&header)
@@ -208,7 +230,10 @@ async fn select_device(
 impl Model {
     /// Loads a bundle. `options`: `{ backend?: "auto" | "webgpu" | "cpu", selfTest?: boolean }`.
     /// Rejects with the loader's message for anything that is not a valid, intact bundle.
-    pub async fn load(bytes: Vec<u8>, options: JsValue) -> Result<Model, JsValue> {
+    pub async fn load(
+        bytes: Vec<u8>,
+        #[wasm_bindgen(unchecked_param_type = "RawLoadOptions | undefined")] options: JsValue,
+    ) -> Result<Model, JsValue> {
         let started = now_ms();
         let opts: LoadOptions = options::parse(&options, "load options").map_err(type_error)?;
         // Cheap checks first: a wrong file is refused before any device is opened.
@@ -271,7 +296,10 @@ impl Model {
     }
 
     /// Everything about the loaded model (see [`Info`]) as a plain object.
-    #[wasm_bindgen(getter)]
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "Omit<import('./index.js').ModelInfo, 'cached' | 'worker'>"
+    )]
     pub fn info(&self) -> Result<JsValue, JsValue> {
         to_js(&self.info)
     }
@@ -280,12 +308,15 @@ impl Model {
     /// [`JsGenerateOptions`]. `onProgress(event)` receives `{ stage, step?, steps?, layer?,
     /// layers?, t }`; `isCancelled()` is polled between steps. Options are checked before the
     /// returned promise exists (a wrong option throws synchronously).
+    #[wasm_bindgen(unchecked_return_type = "Promise<RawMotion[]>")]
     pub fn generate(
         &self,
-        texts: JsValue,
-        options: JsValue,
-        on_progress: Option<Function>,
-        is_cancelled: Option<Function>,
+        #[wasm_bindgen(unchecked_param_type = "string | string[]")] texts: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RawGenerateOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "((event: RawProgress) => void) | null")] on_progress: Option<
+            Function,
+        >,
+        #[wasm_bindgen(unchecked_param_type = "(() => boolean) | null")] is_cancelled: Option<Function>,
     ) -> Result<Promise, JsValue> {
         let texts = parse_texts(&texts)?;
         let opts: JsGenerateOptions = options::parse(&options, "generate options").map_err(type_error)?;

@@ -13,8 +13,17 @@ use crate::sample::sampler::Draw;
 /// Most prompts × repeats in one call (the CLI allows the same).
 pub const MAX_REPEAT: usize = 100;
 
+/// Option structs: the JS names of their fields (serde-wasm-bindgen reads only the fields a
+/// struct declares, so `deny_unknown_fields` alone never sees a misspelt key).
+pub trait Fields {
+    const FIELDS: &'static [&'static str];
+}
+
 /// Deserialises `value` (`undefined`/`null` = all defaults) into `T`; errors name the option.
-pub fn parse<T: for<'de> Deserialize<'de> + Default>(value: &JsValue, what: &str) -> Result<T, JsError> {
+pub fn parse<T: for<'de> Deserialize<'de> + Default + Fields>(
+    value: &JsValue,
+    what: &str,
+) -> Result<T, JsError> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
@@ -23,6 +32,16 @@ pub fn parse<T: for<'de> Deserialize<'de> + Default>(value: &JsValue, what: &str
             "{what} must be an object, got {}",
             type_name(value)
         )));
+    }
+    for key in js_sys::Object::keys(value.unchecked_ref::<js_sys::Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !T::FIELDS.contains(&key.as_str()) {
+            let expected: Vec<String> = T::FIELDS.iter().map(|f| format!("`{f}`")).collect();
+            return Err(JsError::new(&format!(
+                "invalid {what}: unknown field `{key}`, expected one of {}",
+                expected.join(", ")
+            )));
+        }
     }
     let de = serde_wasm_bindgen::Deserializer::from(value.clone());
     serde_path_to_error::deserialize(de).map_err(|e| {
@@ -78,6 +97,10 @@ pub struct LoadOptions {
     /// Run a small GPU self-test (compared with the CPU) before accepting WebGPU (default true).
     #[serde(default)]
     pub self_test: Option<bool>,
+}
+
+impl Fields for LoadOptions {
+    const FIELDS: &'static [&'static str] = &["backend", "selfTest"];
 }
 
 /// `frames`: a number or `"auto"`.
@@ -146,6 +169,24 @@ pub struct JsGenerateOptions {
     pub batch_decode: Option<BatchDecode>,
     /// Samples per prompt.
     pub repeat: Option<usize>,
+}
+
+impl Fields for JsGenerateOptions {
+    const FIELDS: &'static [&'static str] = &[
+        "frames",
+        "seed",
+        "steps",
+        "condScale",
+        "resCondScale",
+        "temperature",
+        "resTemperature",
+        "topk",
+        "greedy",
+        "draw",
+        "sampleLength",
+        "batchDecode",
+        "repeat",
+    ];
 }
 
 impl JsGenerateOptions {

@@ -69,7 +69,13 @@ pub fn wgpu_device() -> Option<Device> {
 
 /// Largest absolute difference; panics with context if the lengths differ or it exceeds `atol`.
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32) -> f32 {
-    assert_eq!(got.len(), want.len(), "{what}: length {} vs reference {}", got.len(), want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: length {} vs reference {}",
+        got.len(),
+        want.len()
+    );
     let mut worst = 0f32;
     let mut at = 0;
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
@@ -79,7 +85,12 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32) -> f32 {
             at = i;
         }
     }
-    assert!(worst <= atol, "{what}: max |Δ| = {worst:e} at element {at} (got {}, want {}), tolerance {atol:e}", got[at], want[at]);
+    assert!(
+        worst <= atol,
+        "{what}: max |Δ| = {worst:e} at element {at} (got {}, want {}), tolerance {atol:e}",
+        got[at],
+        want[at]
+    );
     worst
 }
 

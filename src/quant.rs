@@ -1,0 +1,379 @@
+//! Weight quantization for bundles (`momask quantize`).
+//!
+//! * `f16`: every weight matrix stored as IEEE half.
+//! * `q8`: symmetric int8 **per output channel** — one f16 scale per row of the reference layout
+//!   (Linear `(out, in)` rows, conv out-channels, embedding rows; CLIP's `text_projection` is
+//!   `(in, out)`, so it is scaled per column) — `w ≈ scale · q`, `q ∈ [−127, 127]`.
+//! * `q4-mixed`: 4-bit symmetric blocks of [`Q4_BLOCK`] values with one f16 scale each
+//!   (`q ∈ [−7, 7]`, two per byte) for the large matrices of the transformers, CLIP and the VQ
+//!   encoder; q8 for the VQ decoder and the codebooks, whose errors reach the joints directly.
+//!
+//! Normalisation statistics, biases, LayerNorm parameters and positional tables always stay f32.
+//! Quantized tensors keep their name; the header's `quantized` map gives the scheme and the
+//! original shape, and the scales live in `<name>.__scales`. Everything is dequantized to f32 at
+//! load time on the target device (see [`dequantize`]).
+
+use std::collections::BTreeMap;
+
+use half::f16;
+use safetensors::tensor::Dtype;
+use serde::{Deserialize, Serialize};
+
+use crate::bundle::{Bundle, BundleError, OwnedTensor, write_bundle};
+use crate::nn::weights::LoadError;
+
+/// Values per q4 block.
+pub const Q4_BLOCK: usize = 32;
+/// Suffix of the scale tensor of a quantized tensor.
+pub const SCALES_SUFFIX: &str = ".__scales";
+
+/// A bundle-wide quantization recipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    F32,
+    F16,
+    Q8,
+    Q4Mixed,
+}
+
+impl std::str::FromStr for Scheme {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "f32" => Ok(Self::F32),
+            "f16" => Ok(Self::F16),
+            "q8" => Ok(Self::Q8),
+            "q4-mixed" | "q4" => Ok(Self::Q4Mixed),
+            other => Err(format!("unknown scheme '{other}' (use f32, f16, q8 or q4-mixed)")),
+        }
+    }
+}
+
+impl Scheme {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::Q8 => "q8",
+            Self::Q4Mixed => "q4-mixed",
+        }
+    }
+}
+
+/// How one tensor is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuantInfo {
+    /// `q8` (int8 per row) or `q4` (4-bit blocks).
+    pub scheme: String,
+    /// Shape of the original f32 tensor.
+    pub shape: Vec<usize>,
+    /// For `q8`: scale per column instead of per row (tensors stored `(in, out)`).
+    #[serde(default)]
+    pub per_column: bool,
+}
+
+/// Tensors that always stay f32: tiny, or precision-critical and cheap.
+fn keep_f32(name: &str, shape: &[usize]) -> bool {
+    shape.len() < 2
+        || name.starts_with("norm.")
+        || name.ends_with("position_enc.pe")
+        || name.ends_with("positional_embedding")
+}
+
+/// Per-tensor choice of a scheme.
+fn choose(scheme: Scheme, name: &str) -> &'static str {
+    match scheme {
+        Scheme::F32 => "f32",
+        Scheme::F16 => "f16",
+        Scheme::Q8 => "q8",
+        Scheme::Q4Mixed => {
+            // The decoder and codebooks feed the joints directly: keep them at 8 bits.
+            if name.starts_with("vq.decoder.") || name.starts_with("vq.quantizer.") {
+                "q8"
+            } else {
+                "q4"
+            }
+        }
+    }
+}
+
+/// Quantizes `values` row-wise to int8: returns (codes, f16 scales).
+pub fn quantize_q8_rows(values: &[f32], rows: usize) -> (Vec<i8>, Vec<f16>) {
+    let cols = values.len() / rows.max(1);
+    let mut codes = Vec::with_capacity(values.len());
+    let mut scales = Vec::with_capacity(rows);
+    for row in values.chunks(cols.max(1)) {
+        let amax = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = f16::from_f32(if amax > 0.0 { amax / 127.0 } else { 1.0 });
+        let s = scale.to_f32();
+        codes.extend(row.iter().map(|v| (v / s).round().clamp(-127.0, 127.0) as i8));
+        scales.push(scale);
+    }
+    (codes, scales)
+}
+
+/// Quantizes `values` in blocks of [`Q4_BLOCK`]: returns (packed nibbles, f16 scales).
+pub fn quantize_q4_blocks(values: &[f32]) -> (Vec<u8>, Vec<f16>) {
+    let mut packed = vec![0u8; values.len().div_ceil(2)];
+    let mut scales = Vec::with_capacity(values.len().div_ceil(Q4_BLOCK));
+    for (b, block) in values.chunks(Q4_BLOCK).enumerate() {
+        let amax = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = f16::from_f32(if amax > 0.0 { amax / 7.0 } else { 1.0 });
+        let s = scale.to_f32();
+        for (i, v) in block.iter().enumerate() {
+            let q = ((v / s).round().clamp(-7.0, 7.0) as i32 + 8) as u8; // 1..15
+            let at = b * Q4_BLOCK + i;
+            packed[at / 2] |= if at.is_multiple_of(2) { q } else { q << 4 };
+        }
+        scales.push(scale);
+    }
+    (packed, scales)
+}
+
+fn f16_bytes(v: &[f16]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn transpose2(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    crate::nn::weights::transpose(values, rows, cols)
+}
+
+/// Re-encodes an f32 (or any) bundle with `scheme`. The model configuration is untouched.
+pub fn quantize_bundle(bytes: &[u8], scheme: Scheme) -> Result<Vec<u8>, BundleError> {
+    let bundle = Bundle::from_bytes(bytes)?;
+    let mut header = bundle.header.clone();
+    header.quantization = scheme.name().into();
+    header.quantized.clear();
+    let mut out: BTreeMap<String, OwnedTensor> = BTreeMap::new();
+    for name in bundle.names() {
+        if name.ends_with(SCALES_SUFFIX) {
+            continue;
+        }
+        let (dtype, shape) = bundle.dtype_shape(&name)?;
+        if dtype == Dtype::U8 && !bundle.header.quantized.contains_key(&name) {
+            out.insert(name.clone(), OwnedTensor::u8(bundle.bytes(&name)?.to_vec()));
+            continue;
+        }
+        let shape = bundle
+            .header
+            .quantized
+            .get(&name)
+            .map(|q| q.shape.clone())
+            .unwrap_or(shape);
+        let values = bundle
+            .f32_values(&name, &shape)
+            .map_err(|e| BundleError::BadHeader(e.to_string()))?;
+        if keep_f32(&name, &shape) {
+            out.insert(name, OwnedTensor::f32(shape, &values));
+            continue;
+        }
+        match choose(scheme, &name) {
+            "f32" => {
+                out.insert(name, OwnedTensor::f32(shape, &values));
+            }
+            "f16" => {
+                let halves: Vec<f16> = values.iter().map(|v| f16::from_f32(*v)).collect();
+                out.insert(
+                    name,
+                    OwnedTensor {
+                        dtype: Dtype::F16,
+                        shape,
+                        data: f16_bytes(&halves),
+                    },
+                );
+            }
+            "q8" => {
+                // text_projection is (in, out): its output channels are columns.
+                let per_column = name.ends_with("text_projection") && shape.len() == 2;
+                let rows = if per_column { shape[1] } else { shape[0] };
+                let source = if per_column {
+                    transpose2(&values, shape[0], shape[1])
+                } else {
+                    values
+                };
+                let (codes, scales) = quantize_q8_rows(&source, rows);
+                let data = codes.iter().map(|c| *c as u8).collect();
+                out.insert(
+                    format!("{name}{SCALES_SUFFIX}"),
+                    OwnedTensor {
+                        dtype: Dtype::F16,
+                        shape: vec![scales.len()],
+                        data: f16_bytes(&scales),
+                    },
+                );
+                out.insert(
+                    name.clone(),
+                    OwnedTensor {
+                        dtype: Dtype::I8,
+                        shape: vec![source.len()],
+                        data,
+                    },
+                );
+                header.quantized.insert(
+                    name,
+                    QuantInfo {
+                        scheme: "q8".into(),
+                        shape,
+                        per_column,
+                    },
+                );
+            }
+            _ => {
+                let (packed, scales) = quantize_q4_blocks(&values);
+                out.insert(
+                    format!("{name}{SCALES_SUFFIX}"),
+                    OwnedTensor {
+                        dtype: Dtype::F16,
+                        shape: vec![scales.len()],
+                        data: f16_bytes(&scales),
+                    },
+                );
+                out.insert(
+                    name.clone(),
+                    OwnedTensor {
+                        dtype: Dtype::U8,
+                        shape: vec![packed.len()],
+                        data: packed,
+                    },
+                );
+                header.quantized.insert(
+                    name,
+                    QuantInfo {
+                        scheme: "q4".into(),
+                        shape,
+                        per_column: false,
+                    },
+                );
+            }
+        }
+    }
+    write_bundle(header, &out)
+}
+
+fn read_scales(name: &str, raw: &[u8], expected: usize) -> Result<Vec<f32>, LoadError> {
+    if raw.len() != expected * 2 {
+        return Err(LoadError::Shape {
+            name: format!("{name}{SCALES_SUFFIX}"),
+            expected: vec![expected],
+            got: vec![raw.len() / 2],
+        });
+    }
+    let scales: Vec<f32> = raw
+        .chunks_exact(2)
+        .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
+        .collect();
+    if let Some(index) = scales.iter().position(|s| !s.is_finite()) {
+        return Err(LoadError::NonFinite {
+            name: format!("{name}{SCALES_SUFFIX}"),
+            index,
+        });
+    }
+    Ok(scales)
+}
+
+/// Dequantizes a stored tensor to f32 (row-major, original shape).
+pub fn dequantize(name: &str, info: &QuantInfo, data: &[u8], scales: &[u8]) -> Result<Vec<f32>, LoadError> {
+    let count: usize = info.shape.iter().product();
+    match info.scheme.as_str() {
+        "q8" => {
+            if data.len() != count {
+                return Err(LoadError::Shape {
+                    name: name.into(),
+                    expected: vec![count],
+                    got: vec![data.len()],
+                });
+            }
+            let rows = if info.per_column {
+                *info.shape.get(1).unwrap_or(&1)
+            } else {
+                *info.shape.first().unwrap_or(&1)
+            };
+            let cols = count / rows.max(1);
+            let scales = read_scales(name, scales, rows)?;
+            let mut values: Vec<f32> = data
+                .iter()
+                .enumerate()
+                .map(|(i, &q)| (q as i8) as f32 * scales[i / cols.max(1)])
+                .collect();
+            if info.per_column {
+                values = transpose2(&values, rows, cols);
+            }
+            Ok(values)
+        }
+        "q4" => {
+            if data.len() != count.div_ceil(2) {
+                return Err(LoadError::Shape {
+                    name: name.into(),
+                    expected: vec![count.div_ceil(2)],
+                    got: vec![data.len()],
+                });
+            }
+            let scales = read_scales(name, scales, count.div_ceil(Q4_BLOCK))?;
+            Ok((0..count)
+                .map(|i| {
+                    let byte = data[i / 2];
+                    let q = if i.is_multiple_of(2) {
+                        byte & 0x0f
+                    } else {
+                        byte >> 4
+                    };
+                    (q as i32 - 8) as f32 * scales[i / Q4_BLOCK]
+                })
+                .collect())
+        }
+        other => Err(LoadError::Bad {
+            name: name.into(),
+            message: format!("unknown quantization scheme '{other}'"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q8_and_q4_round_trip_within_half_a_step() {
+        let values: Vec<f32> = (0..256).map(|i| ((i * 37 % 101) as f32 - 50.0) / 17.0).collect();
+        let (codes, scales) = quantize_q8_rows(&values, 4);
+        let info = QuantInfo {
+            scheme: "q8".into(),
+            shape: vec![4, 64],
+            per_column: false,
+        };
+        let data: Vec<u8> = codes.iter().map(|c| *c as u8).collect();
+        let back = dequantize("w", &info, &data, &f16_bytes(&scales)).unwrap();
+        for (row, (a, b)) in values.chunks(64).zip(back.chunks(64)).enumerate() {
+            let step = scales[row].to_f32();
+            assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 0.5 * step + 1e-6));
+        }
+        let (packed, scales) = quantize_q4_blocks(&values);
+        let info = QuantInfo {
+            scheme: "q4".into(),
+            shape: vec![256],
+            per_column: false,
+        };
+        let back = dequantize("w", &info, &packed, &f16_bytes(&scales)).unwrap();
+        for (i, (x, y)) in values.iter().zip(&back).enumerate() {
+            assert!((x - y).abs() <= 0.5 * scales[i / Q4_BLOCK].to_f32() + 1e-6);
+        }
+    }
+
+    #[test]
+    fn bad_scales_are_errors() {
+        let info = QuantInfo {
+            scheme: "q8".into(),
+            shape: vec![2, 2],
+            per_column: false,
+        };
+        let nan = f16_bytes(&[f16::NAN, f16::ONE]);
+        assert!(matches!(
+            dequantize("w", &info, &[1, 2, 3, 4], &nan),
+            Err(LoadError::NonFinite { .. })
+        ));
+        assert!(matches!(
+            dequantize("w", &info, &[1, 2, 3], &nan),
+            Err(LoadError::Shape { .. })
+        ));
+    }
+}
