@@ -6,6 +6,9 @@
 //   const motion = await model.generate('a person jumps twice', { frames: 120, seed: 1 });
 //   motion.joints;            // Float32Array, frames × 22 × 3 (metres, Y up)
 //   await motion.toBVH();     // BVH text
+//
+// The three.js viewer and the <momask-viewer> element are in 'momask/viewer' (viewer.js), kept
+// out of this entry so that the core package needs no three.js.
 
 import { CACHE_NAME, abortError, deserializeError, namedError, openCache, readResponse } from './util.js';
 

@@ -219,7 +219,7 @@ export class MotionViewer extends EventTarget {
     }
     renderer.setPixelRatio(Math.min(options.pixelRatio ?? globalThis.devicePixelRatio ?? 1, 2));
     renderer.shadowMap.enabled = true;
-    renderer.shadowMap.type = THREE.PCFSoftShadowMap;
+    renderer.shadowMap.type = THREE.PCFShadowMap;
     renderer.toneMapping = THREE.ACESFilmicToneMapping;
     renderer.toneMappingExposure = 1.05;
     this.renderer = renderer;
@@ -237,8 +237,7 @@ export class MotionViewer extends EventTarget {
     sun.position.set(3, 6, 4);
     sun.castShadow = true;
     sun.shadow.mapSize.set(2048, 2048);
-    sun.shadow.radius = 6;
-    sun.shadow.blurSamples = 16;
+    sun.shadow.radius = 4;
     sun.shadow.bias = -0.0004;
     const sc = sun.shadow.camera;
     sc.left = -6;
@@ -255,10 +254,10 @@ export class MotionViewer extends EventTarget {
     ground.rotation.x = -Math.PI / 2;
     ground.receiveShadow = true;
     scene.add(ground);
-    const grid = new THREE.GridHelper(40, 80, 0x475569, 0x334155);
+    const grid = new THREE.GridHelper(40, 80, 0x64748b, 0x3b4a63);
     grid.position.y = 0.001;
     grid.material.transparent = true;
-    grid.material.opacity = 0.55;
+    grid.material.opacity = 0.6;
     scene.add(grid);
     this.ground = ground;
     this.grid = grid;
@@ -317,7 +316,18 @@ export class MotionViewer extends EventTarget {
       return { ...d, joints };
     });
     const n = list.length;
-    const spacing = this.options.spacing;
+    // Lanes wide enough that the skeletons never overlap.
+    let width = 0;
+    for (const d of list) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let i = 0; i < d.joints.length; i += 3) {
+        lo = Math.min(lo, d.joints[i]);
+        hi = Math.max(hi, d.joints[i]);
+      }
+      if (Number.isFinite(lo)) width = Math.max(width, Math.min(4, hi - lo));
+    }
+    const spacing = Math.max(this.options.spacing, width + 0.35);
     this.offsets = list.map((_, i) => (i - (n - 1) / 2) * spacing);
     list.forEach((d, i) => {
       const label = options.labels?.[i] ?? (n > 1 ? `#${i + 1} ${d.text}` : d.text);
@@ -562,6 +572,7 @@ export class MotionViewer extends EventTarget {
 // ---- <momask-viewer> --------------------------------------------------------------------------
 
 const models = new Map();
+const ADVANCED = [['steps', 'steps'], ['cond-scale', 'condScale'], ['res-cond-scale', 'resCondScale'], ['temperature', 'temperature'], ['topk', 'topk']];
 
 /** One shared model per (url, backend) for every element on the page. */
 export function sharedModel(url, backend = 'auto', onProgress) {
@@ -586,6 +597,7 @@ const ELEMENT_CSS = `
 .status { position: absolute; left: 12px; top: 10px; right: 12px; pointer-events: none; text-shadow: 0 1px 2px #000; opacity: .9; }
 .status.error { color: #fecaca; pointer-events: auto; }
 .bar { position: absolute; left: 0; right: 0; bottom: 0; display: flex; gap: 8px; align-items: center; padding: 8px 10px; background: linear-gradient(transparent, rgba(2,6,23,.85)); }
+button { display: inline-flex; align-items: center; justify-content: center; min-width: 30px; min-height: 26px; }
 button, select { font: inherit; color: inherit; background: rgba(30,41,59,.9); border: 1px solid rgba(148,163,184,.35); border-radius: 8px; padding: 3px 9px; cursor: pointer; }
 button:focus-visible, select:focus-visible, input:focus-visible { outline: 2px solid #60a5fa; outline-offset: 1px; }
 input[type=range] { flex: 1; min-width: 60px; accent-color: #8b5cf6; }
@@ -597,18 +609,19 @@ input[type=range] { flex: 1; min-width: 60px; accent-color: #8b5cf6; }
  * model is shared by all elements) and plays it. Attributes: prompt, seed, frames ("auto" or a
  * number), seconds, samples, model (bundle URL, default assets/momask-demo.safetensors), backend
  * (auto|webgpu|cpu), src (a joints JSON document to show instead of generating), autoplay,
- * controls, loop (default on; loop="false" to stop at the end), speed.
+ * controls, loop (default on; loop="false" to stop at the end), speed, and the generation settings
+ * steps, cond-scale, res-cond-scale, temperature, topk.
  */
 export class MoMaskViewerElement extends (globalThis.HTMLElement ?? class {}) {
   static get observedAttributes() {
-    return ['prompt', 'seed', 'frames', 'seconds', 'samples', 'model', 'backend', 'src', 'controls', 'speed', 'loop'];
+    return ['prompt', 'seed', 'frames', 'seconds', 'samples', 'model', 'backend', 'src', 'controls', 'speed', 'loop', ...ADVANCED.map((a) => a[0])];
   }
 
   constructor() {
     super();
     this.attachShadow({ mode: 'open' });
     this.shadowRoot.innerHTML = `<style>${ELEMENT_CSS}</style><div class="stage" part="stage"></div><div class="status" part="status" role="status" aria-live="polite"></div><div class="bar" part="controls" hidden>
-      <button class="play" type="button" aria-label="Play">▶</button><input class="scrub" type="range" min="0" max="0" step="1" value="0" aria-label="Frame">
+      <button class="play" type="button" aria-label="Play"></button><input class="scrub" type="range" min="0" max="0" step="1" value="0" aria-label="Frame">
       <span class="time">0.00 s</span><select class="speed" aria-label="Speed"><option value="0.25">0.25×</option><option value="0.5">0.5×</option><option value="1" selected>1×</option><option value="1.5">1.5×</option><option value="2">2×</option></select></div>`;
     this._status = this.shadowRoot.querySelector('.status');
     this._job = 0;
@@ -668,7 +681,7 @@ export class MoMaskViewerElement extends (globalThis.HTMLElement ?? class {}) {
     v.setSpeed(Number(this.getAttribute('speed')) || 1);
     v.setLoop(this.getAttribute('loop') !== 'false');
     const sync = () => {
-      play.textContent = v.playing ? '❚❚' : '▶';
+      play.innerHTML = v.playing ? '<svg viewBox="0 0 24 24" width="12" height="12"><path d="M7 5h3.5v14H7zM13.5 5H17v14h-3.5z" fill="currentColor"/></svg>' : '<svg viewBox="0 0 24 24" width="12" height="12"><path d="M7 4.5v15l12-7.5z" fill="currentColor"/></svg>';
       play.setAttribute('aria-label', v.playing ? 'Pause' : 'Play');
       scrub.max = String(v.frames - 1);
       scrub.value = String(Math.round(v.frame));
@@ -734,6 +747,7 @@ export class MoMaskViewerElement extends (globalThis.HTMLElement ?? class {}) {
         const seedAttr = this.getAttribute('seed');
         const options = { frames, repeat: samples, onProgress: (e) => job === this._job && e.stage === 'mask' && this._say(`generating: step ${e.step} of ${e.steps}`) };
         if (seedAttr !== null && seedAttr !== '') options.seed = Number(seedAttr);
+        for (const [attr, key] of ADVANCED) if (this.hasAttribute(attr)) options[key] = Number(this.getAttribute(attr));
         const out = await model.generate(prompt, options);
         motions = Array.isArray(out) ? out : [out];
       }

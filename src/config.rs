@@ -7,6 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Rows of the positional table kept in bundles: the longest motion has 49 tokens, and the
+/// reference's 5000 rows would add 7.7 MB per transformer.
+pub const PE_ROWS: usize = 64;
+
 /// Activation inside the VQ-VAE residual blocks (`vq_act`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -65,7 +69,8 @@ pub struct MaskTransformerConfig {
     pub n_heads: usize,
     /// Width of the text condition (512 for CLIP, 384 for MiniLM).
     pub clip_dim: usize,
-    /// Rows of the stored sinusoidal table (`position_enc.pe`).
+    /// Rows of the stored sinusoidal table (`position_enc.pe`); the reference stores 5000, the
+    /// converter keeps [`PE_ROWS`] (a motion has at most 49 tokens).
     pub max_len: usize,
 }
 
@@ -240,7 +245,7 @@ impl ModelConfig {
                 n_layers,
                 n_heads,
                 clip_dim,
-                max_len: 5000,
+                max_len: PE_ROWS,
             },
             res: ResidualTransformerConfig {
                 num_tokens: vq.nb_code,
@@ -252,7 +257,7 @@ impl ModelConfig {
                 clip_dim,
                 num_quantizers: vq.num_quantizers,
                 share_weight: true,
-                max_len: 5000,
+                max_len: PE_ROWS,
             },
             length_estimator: Some(LengthEstimatorConfig {
                 input_size: clip_dim,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::bundle::{BundleHeader, CLIP_BPE_TENSOR, OwnedTensor, SourceFile, write_bundle};
 use crate::config::{
-    ClipTextConfig, Dataset, LengthEstimatorConfig, MaskTransformerConfig, ModelConfig,
+    ClipTextConfig, Dataset, LengthEstimatorConfig, MaskTransformerConfig, ModelConfig, PE_ROWS,
     ResidualTransformerConfig, TextEncoderConfig, VqActivation, VqConfig,
 };
 use crate::convert::ConvertError;
@@ -82,6 +82,7 @@ pub fn model_config(ck: &OfficialCheckpoints) -> Result<ModelConfig, ConvertErro
     let pe_rows = |sd: &BTreeMap<String, RawTensor>, file: &str| -> Result<usize, ConvertError> {
         sd.get("position_enc.pe")
             .and_then(|t| t.shape.first().copied())
+            .map(|rows| rows.min(PE_ROWS))
             .ok_or_else(|| cfg_err(file, "missing position_enc.pe".into()))
     };
     let m = &ck.mask_opt;
@@ -130,6 +131,18 @@ fn f32_tensor(t: &RawTensor) -> OwnedTensor {
     OwnedTensor::f32(t.shape.clone(), &t.to_f32())
 }
 
+/// The positional table cropped to its first [`PE_ROWS`] rows (`(rows, 1, latent)`).
+fn cropped_pe(t: &RawTensor) -> OwnedTensor {
+    let rows = t.shape.first().copied().unwrap_or(0).min(PE_ROWS);
+    let row_len: usize = t.shape.iter().skip(1).product();
+    let values = t.to_f32();
+    let mut shape = t.shape.clone();
+    if let Some(first) = shape.first_mut() {
+        *first = rows;
+    }
+    OwnedTensor::f32(shape, &values[..rows * row_len])
+}
+
 /// Assembles the f32 bundle bytes from checkpoints already read.
 pub fn bundle_from_checkpoints(ck: &OfficialCheckpoints) -> Result<Vec<u8>, ConvertError> {
     let config = model_config(ck)?;
@@ -137,7 +150,12 @@ pub fn bundle_from_checkpoints(ck: &OfficialCheckpoints) -> Result<Vec<u8>, Conv
     let mut add_all = |prefix: &str, sd: &BTreeMap<String, RawTensor>, keep: &dyn Fn(&str) -> bool| {
         for (k, t) in sd {
             if keep(k) {
-                tensors.insert(format!("{prefix}.{k}"), f32_tensor(t));
+                let tensor = if k == "position_enc.pe" {
+                    cropped_pe(t)
+                } else {
+                    f32_tensor(t)
+                };
+                tensors.insert(format!("{prefix}.{k}"), tensor);
             }
         }
     };

@@ -5,8 +5,8 @@
 //!   (Linear `(out, in)` rows, conv out-channels, embedding rows; CLIP's `text_projection` is
 //!   `(in, out)`, so it is scaled per column) — `w ≈ scale · q`, `q ∈ [−127, 127]`.
 //! * `q4-mixed`: 4-bit symmetric blocks of [`Q4_BLOCK`] values with one f16 scale each
-//!   (`q ∈ [−7, 7]`, two per byte) for the large matrices of the transformers, CLIP and the VQ
-//!   encoder; q8 for the VQ decoder and the codebooks, whose errors reach the joints directly.
+//!   (`q ∈ [−7, 7]`, two per byte) for every weight matrix, except the codebooks and the VQ
+//!   decoder's output layer, which stay q8: their errors land on the features directly.
 //!
 //! Normalisation statistics, biases, LayerNorm parameters and positional tables always stay f32.
 //! Quantized tensors keep their name; the header's `quantized` map gives the scheme and the
@@ -23,7 +23,7 @@ use crate::bundle::{Bundle, BundleError, OwnedTensor, write_bundle};
 use crate::nn::weights::LoadError;
 
 /// Values per q4 block.
-pub const Q4_BLOCK: usize = 32;
+pub const Q4_BLOCK: usize = 64;
 /// Suffix of the scale tensor of a quantized tensor.
 pub const SCALES_SUFFIX: &str = ".__scales";
 
@@ -80,20 +80,15 @@ fn keep_f32(name: &str, shape: &[usize]) -> bool {
         || name.ends_with("positional_embedding")
 }
 
-/// Per-tensor choice of a scheme.
-fn choose(scheme: Scheme, name: &str) -> &'static str {
+/// Per-tensor choice of a scheme. `decoder_out` names the VQ decoder's output conv.
+fn choose(scheme: Scheme, name: &str, decoder_out: &str) -> &'static str {
     match scheme {
         Scheme::F32 => "f32",
         Scheme::F16 => "f16",
         Scheme::Q8 => "q8",
-        Scheme::Q4Mixed => {
-            // The decoder and codebooks feed the joints directly: keep them at 8 bits.
-            if name.starts_with("vq.decoder.") || name.starts_with("vq.quantizer.") {
-                "q8"
-            } else {
-                "q4"
-            }
-        }
+        // Codebooks and the decoder's output layer write the features directly: 8 bits.
+        Scheme::Q4Mixed if name.starts_with("vq.quantizer.") || name == decoder_out => "q8",
+        Scheme::Q4Mixed => "q4",
     }
 }
 
@@ -144,6 +139,7 @@ pub fn quantize_bundle(bytes: &[u8], scheme: Scheme) -> Result<Vec<u8>, BundleEr
     let mut header = bundle.header.clone();
     header.quantization = scheme.name().into();
     header.quantized.clear();
+    let decoder_out = format!("vq.decoder.model.{}.weight", 4 + header.config.vq.down_t);
     let mut out: BTreeMap<String, OwnedTensor> = BTreeMap::new();
     for name in bundle.names() {
         if name.ends_with(SCALES_SUFFIX) {
@@ -167,7 +163,7 @@ pub fn quantize_bundle(bytes: &[u8], scheme: Scheme) -> Result<Vec<u8>, BundleEr
             out.insert(name, OwnedTensor::f32(shape, &values));
             continue;
         }
-        match choose(scheme, &name) {
+        match choose(scheme, &name, &decoder_out) {
             "f32" => {
                 out.insert(name, OwnedTensor::f32(shape, &values));
             }

@@ -490,6 +490,10 @@ test('benchmark page (cpu and webgpu)', 480_000, async (t) => {
   assert(bench.rows.length > 5 && bench.rows.every((r) => typeof r.cpu === 'number'), 'rows');
 });
 
+// The three.js page, embed.html and <momask-viewer> (tests-web/page.mjs).
+const { registerPageTests } = await import('./page.mjs');
+registerPageTests({ test, browser, server: plain, assert, maxAbsDiff, fixtures, BUNDLE, notes });
+
 // ---- runner --------------------------------------------------------------------------------
 
 let passed = 0;

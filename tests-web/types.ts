@@ -52,3 +52,21 @@ async function usage(): Promise<void> {
   console.log(text, raw.info.backend);
 }
 void usage;
+
+// momask/viewer (pkg-config/viewer.d.ts).
+import { MotionViewer, PARENTS, defineElement, type MoMaskViewerElement, type PixelStats } from '../pkg/viewer.js';
+
+async function viewerUsage(model: MoMask): Promise<void> {
+  const viewer = new MotionViewer(document.body, { spacing: 1.5 });
+  const motion = await model.generate('a person jumps', { frames: 40 });
+  viewer.setMotions([motion, motion.toJSON()], { labels: ['a', 'b'] });
+  viewer.setSpeed(0.5);
+  viewer.step(-1);
+  const stats: PixelStats = viewer.pixelStats();
+  const glb: ArrayBuffer = await viewer.toGLB();
+  defineElement();
+  const el: MoMaskViewerElement = document.createElement('momask-viewer');
+  const shown = await el.ready;
+  console.log(stats.differ, glb.byteLength, shown.length, PARENTS.length, viewer.frame);
+}
+void viewerUsage;

@@ -174,3 +174,62 @@ fn missing_extra_misshapen_and_non_finite_tensors_name_the_tensor() {
         "{err}"
     );
 }
+
+#[test]
+fn quantized_bundles_load_and_stay_close_to_f32() {
+    use momask::generate::{GenerateOptions, Hooks, Length, Request};
+    use momask::quant::{Scheme, quantize_bundle};
+    let f32_bytes = small_bundle();
+    let requests = [Request::new(
+        "a person walks forward and turns left.",
+        Length::Frames(120),
+    )];
+    let opts = GenerateOptions::greedy();
+    let run = |bytes: &[u8]| {
+        let model = load(bytes).unwrap();
+        Hooks::silent(|h| pollster::block_on(momask::generate(&model, &requests, &opts, h, None)))
+            .unwrap()
+            .remove(0)
+    };
+    let reference = run(f32_bytes);
+    for (scheme, max_ratio) in [(Scheme::F16, 0.62), (Scheme::Q8, 0.40), (Scheme::Q4Mixed, 0.28)] {
+        let bytes = quantize_bundle(f32_bytes, scheme).unwrap();
+        assert!(
+            (bytes.len() as f64) < max_ratio * f32_bytes.len() as f64,
+            "{scheme:?}: {} bytes vs f32 {}",
+            bytes.len(),
+            f32_bytes.len()
+        );
+        let header = read_header(&bytes).unwrap();
+        assert_eq!(header.quantization, scheme.name());
+        let motion = run(&bytes);
+        assert_eq!(motion.frames(), reference.frames());
+        // Random weights have tiny logit margins, so ids may differ; joints must stay sane.
+        assert!(motion.joints.data.iter().all(|v| v.is_finite()));
+    }
+    // Corrupt a q8 scale into NaN: a typed error naming the scales tensor.
+    let q8 = quantize_bundle(f32_bytes, Scheme::Q8).unwrap();
+    let st = SafeTensors::deserialize(&q8).unwrap();
+    let header = read_header(&q8).unwrap();
+    let mut tensors: BTreeMap<String, OwnedTensor> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, v)| {
+            (
+                n,
+                OwnedTensor {
+                    dtype: v.dtype(),
+                    shape: v.shape().to_vec(),
+                    data: v.data().to_vec(),
+                },
+            )
+        })
+        .collect();
+    let scales = tensors.get_mut("mask.cond_emb.weight.__scales").unwrap();
+    scales.data[0..2].copy_from_slice(&half::f16::NAN.to_le_bytes());
+    let err = load(&write_bundle(header, &tensors).unwrap()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Load(LoadError::NonFinite { name, .. }) if name == "mask.cond_emb.weight.__scales"),
+        "{err}"
+    );
+}

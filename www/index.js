@@ -1,113 +1,417 @@
-// A minimal page that uses the package: load a model, generate from a text box, draw the
-// skeleton (side view, 2D canvas), download JSON / BVH.
+// The momask page: prompt → MoMask in a Web Worker (WebGPU or CPU) → three.js viewer, with
+// playback, export (BVH / JSON / GLB) and share links whose query string reproduces the motion.
 import { MoMask } from 'momask';
+import { MotionViewer, defineElement } from 'momask/viewer';
+import { BVHLoader } from 'three/addons/loaders/BVHLoader.js';
+import { readSettings, settingsToQuery, framesFor, EXAMPLES } from './settings.js';
 
+defineElement();
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const modelUrl = params.get('model') || 'assets/momask-demo.safetensors';
-$('model-url').textContent = modelUrl;
-if (params.get('backend')) $('backend').value = params.get('backend');
 
-let model = null;
-let controller = null;
-let animation = 0;
+const state = { model: null, motions: [], settings: null, busy: false, controller: null, loadError: null };
+let resolveReady;
+const page = {
+  state,
+  viewer: null,
+  ready: new Promise((r) => (resolveReady = r)),
+  generations: 0,
+  MoMask,
+  /** Parses BVH text with three's BVHLoader: joint count (no end sites) and frames. */
+  parseBVH(text) {
+    const { skeleton, clip } = new BVHLoader().parse(text);
+    const joints = skeleton.bones.filter((b) => b.name !== 'ENDSITE' && !/^ENDSITE|End Site/i.test(b.name));
+    const track = clip.tracks.find((t) => t.name.endsWith('.position')) || clip.tracks[0];
+    return { joints: joints.length, names: joints.map((b) => b.name), frames: track.times.length, duration: clip.duration };
+  },
+};
+window.momaskPage = page;
+window.MoMask = MoMask;
+
+// ---- form ----------------------------------------------------------------------------------
+
+const fields = { prompt: $('prompt'), seconds: $('seconds'), auto: $('auto-length'), seed: $('seed'), steps: $('steps'), cond: $('cond'), rescond: $('rescond'), temp: $('temp'), topk: $('topk'), backend: $('backend') };
+let samples = 1;
+
+function setSamples(n) {
+  samples = n;
+  for (const b of $('samples').querySelectorAll('button')) b.setAttribute('aria-pressed', String(Number(b.dataset.n) === n));
+}
+
+function syncLength() {
+  fields.seconds.disabled = fields.auto.checked;
+  if (fields.auto.checked) fields.seconds.value = '';
+  else if (!fields.seconds.value) fields.seconds.value = '4';
+}
+
+function applyQuery(q) {
+  const s = readSettings(q);
+  if (s.prompt) fields.prompt.value = s.prompt;
+  if (s.seed !== undefined) fields.seed.value = String(s.seed);
+  fields.auto.checked = s.seconds === 'auto';
+  if (s.seconds !== 'auto') fields.seconds.value = String(s.seconds);
+  setSamples(s.samples);
+  fields.steps.value = String(s.steps);
+  fields.cond.value = String(s.condScale);
+  fields.rescond.value = String(s.resCondScale);
+  fields.temp.value = String(s.temperature);
+  fields.topk.value = String(s.topk);
+  if (q.get('backend')) fields.backend.value = q.get('backend');
+  if (['steps', 'cfg', 'rcfg', 'temp', 'topk'].some((k) => q.has(k))) $('advanced').open = true;
+  syncLength();
+}
+
+/** Reads and checks the form; shows errors inline; returns the settings or null. */
+function collect() {
+  const errors = { prompt: '', seconds: '', seed: '', advanced: [] };
+  for (const el of Object.values(fields)) el.classList.remove('invalid');
+  const bad = (el, key, msg) => {
+    el.classList.add('invalid');
+    if (Array.isArray(errors[key])) errors[key].push(msg);
+    else errors[key] ||= msg;
+  };
+  const prompt = fields.prompt.value.trim().replace(/\s+/g, ' ');
+  if (!prompt) bad(fields.prompt, 'prompt', 'Describe a motion, e.g. “a person jumps twice”.');
+  let seconds = 'auto';
+  if (!fields.auto.checked) {
+    seconds = Number(fields.seconds.value);
+    if (!fields.seconds.value || !Number.isFinite(seconds) || seconds < 0.2 || seconds > 9.8) bad(fields.seconds, 'seconds', 'Length must be between 0.2 and 9.8 seconds (or auto).');
+  } else if (state.model && !state.model.info.hasLengthEstimator) {
+    bad(fields.seconds, 'seconds', 'This model has no length estimator: untick auto and give seconds.');
+  }
+  const seed = Number(fields.seed.value);
+  if (fields.seed.value === '' || !Number.isInteger(seed) || seed < 0 || seed > 4294967295) bad(fields.seed, 'seed', 'Seed must be a whole number from 0 to 4294967295.');
+  const num = (el, name, lo, hi, int = false) => {
+    const v = Number(el.value);
+    if (el.value === '' || !Number.isFinite(v) || v < lo || v > hi || (int && !Number.isInteger(v))) bad(el, 'advanced', `${name} must be ${int ? 'a whole number ' : ''}between ${lo} and ${hi}.`);
+    return v;
+  };
+  const steps = num(fields.steps, 'Steps', 1, 100, true);
+  const condScale = num(fields.cond, 'CFG (mask)', 0, 20);
+  const resCondScale = num(fields.rescond, 'CFG (residual)', 0, 20);
+  const temperature = num(fields.temp, 'Temperature', 0.01, 5);
+  const topk = num(fields.topk, 'Top-k', 0, 0.99);
+  $('prompt-err').textContent = errors.prompt;
+  $('seconds-err').textContent = errors.seconds;
+  $('seed-err').textContent = errors.seed;
+  $('advanced-err').textContent = errors.advanced.join(' ');
+  if (errors.advanced.length) $('advanced').open = true;
+  if (errors.prompt || errors.seconds || errors.seed || errors.advanced.length) return null;
+  return { prompt, seconds, seed, samples, steps, condScale, resCondScale, temperature, topk };
+}
+
+// ---- status --------------------------------------------------------------------------------
 
 function status(text, fraction) {
   $('status').textContent = text;
-  if (fraction !== undefined) $('progress').value = fraction;
+  if (fraction !== undefined) $('bar').style.width = `${Math.round(Math.max(0, Math.min(1, fraction)) * 100)}%`;
 }
+
+function badge(kind, text, title = '') {
+  const b = $('backend-badge');
+  b.className = `badge ${kind}`;
+  b.lastElementChild.textContent = text;
+  b.title = title || text;
+}
+
+function showInfo(info) {
+  if (info.backend === 'webgpu') badge('gpu', `WebGPU · ${info.adapterName || 'GPU'}`, `WebGPU on ${info.adapterName || 'an adapter'}${info.adapter?.isFallbackAdapter ? ' (software fallback adapter)' : ''}`);
+  else badge('cpu', `CPU${info.fallbackReason ? ' · WebGPU unavailable' : ''}`, info.fallbackReason ? `CPU (WebAssembly): ${info.fallbackReason}` : 'CPU (WebAssembly)');
+}
+
+function notice(html) {
+  $('notice-text').innerHTML = html;
+  $('notice').hidden = !html;
+}
+
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+const mb = (n) => (n / 1e6).toFixed(1);
+
+// ---- model ---------------------------------------------------------------------------------
 
 async function load() {
-  model?.dispose();
-  model = null;
+  notice('');
+  state.model?.dispose();
+  state.model = null;
+  state.loadError = null;
   $('generate').disabled = true;
+  badge('', 'loading model…');
+  const t0 = performance.now();
   try {
-    model = await MoMask.load(modelUrl, {
-      backend: $('backend').value,
+    const model = await MoMask.load(modelUrl, {
+      backend: fields.backend.value,
       onProgress: (e) => {
-        if (e.stage === 'download') status(`${e.cached ? 'reading cache' : 'downloading'} ${(e.loaded / 1e6).toFixed(1)} MB`, e.total ? e.loaded / e.total : 0);
-        else status(e.stage);
+        if (e.stage === 'download') status(`${e.cached ? 'Reading the model from the browser cache' : 'Downloading the model'}: ${mb(e.loaded)}${e.total ? ` of ${mb(e.total)}` : ''} MB`, e.total ? (e.loaded / e.total) * 0.9 : 0.05);
+        else if (e.stage === 'verify') status('Verifying the model…', 0.92);
+        else if (e.stage === 'init') status('Starting the model (compiling kernels, uploading weights)…', 0.95);
       },
     });
+    state.model = model;
     const i = model.info;
-    status(`ready on ${i.backend}${i.fallbackReason ? ` (${i.fallbackReason})` : ''}`, 1);
-    $('info').textContent = JSON.stringify({ ...i, config: undefined }, null, 2);
+    showInfo(i);
+    if (!i.hasLengthEstimator && fields.auto.checked) {
+      fields.auto.checked = false;
+      syncLength();
+    }
+    status(`Model ready (${mb(i.sizes.bytes)} MB${i.cached ? ', from the browser cache' : ''}, ${((performance.now() - t0) / 1000).toFixed(1)} s). Type a prompt and press Enter.`, 1);
+    if (i.fallbackReason && fields.backend.value !== 'cpu') $('timings').textContent = `Running on the CPU: ${i.fallbackReason}`;
     $('generate').disabled = false;
+    return model;
   } catch (e) {
-    status(`${e.name}: ${e.message}`, 0);
+    state.loadError = e;
+    badge('bad', 'no model');
+    status('The model could not be loaded.', 0);
+    if (/HTTP 404/.test(e.message)) {
+      notice(`The model file isn't on this server: <code>${esc(modelUrl)}</code> returned 404. Build a bundle with <code>momask convert …</code> and put it at <code>assets/momask-demo.safetensors</code>, or open this page with <code>?model=&lt;url of a bundle&gt;</code>.`);
+    } else if (/could not download|HTTP \d+|network|Failed to fetch/i.test(e.message)) {
+      notice(`Downloading the model failed: ${esc(e.message)}. Check your connection and retry.`);
+    } else {
+      notice(`The model could not start: ${esc(e.name)}: ${esc(e.message)}`);
+    }
+    throw e;
   }
 }
 
-// Parents of the 22 HumanML3D joints.
-const PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19];
-
-function draw(motion) {
-  cancelAnimationFrame(animation);
-  const ctx = $('view').getContext('2d');
-  const { width, height } = ctx.canvas;
-  const start = performance.now();
-  const frame = () => {
-    const f = Math.floor(((performance.now() - start) / 1000) * motion.fps) % motion.frames;
-    ctx.clearRect(0, 0, width, height);
-    const scale = height / 2.4;
-    const root = motion.joint(f, 0);
-    const px = (p) => [width / 2 + (p[0] - root[0]) * scale, height - 20 - p[1] * scale];
-    ctx.strokeStyle = '#246';
-    ctx.lineWidth = 3;
-    for (let j = 1; j < motion.jointCount; j++) {
-      const parent = motion.jointCount === 22 ? PARENTS[j] : j - 1;
-      const [x0, y0] = px(motion.joint(f, parent));
-      const [x1, y1] = px(motion.joint(f, j));
-      ctx.beginPath();
-      ctx.moveTo(x0, y0);
-      ctx.lineTo(x1, y1);
-      ctx.stroke();
-    }
-    ctx.fillText(`${motion.text} — frame ${f + 1}/${motion.frames}`, 8, 14);
-    animation = requestAnimationFrame(frame);
-  };
-  frame();
-}
-
-function link(id, name, text, type) {
-  const a = $(id);
-  URL.revokeObjectURL(a.href);
-  a.href = URL.createObjectURL(new Blob([text], { type }));
-  a.download = name;
-  a.hidden = false;
-}
+// ---- generation ------------------------------------------------------------------------------
 
 async function generate() {
-  controller = new AbortController();
-  $('cancel').disabled = false;
+  const s = collect();
+  if (!s || state.busy) return null;
+  if (!state.model) {
+    status('The model is not loaded yet.', 0);
+    return null;
+  }
+  state.busy = true;
+  state.controller = new AbortController();
   $('generate').disabled = true;
-  const framesText = $('frames').value.trim();
+  $('cancel').disabled = false;
+  const t0 = performance.now();
+  const marks = {};
   try {
-    const motion = await model.generate($('text').value, {
-      frames: framesText === 'auto' ? 'auto' : Number(framesText),
-      seed: Number($('seed').value),
-      signal: controller.signal,
+    const out = await state.model.generate(s.prompt, {
+      frames: framesFor(s.seconds),
+      seed: s.seed,
+      steps: s.steps,
+      condScale: s.condScale,
+      resCondScale: s.resCondScale,
+      temperature: s.temperature,
+      topk: s.topk,
+      repeat: s.samples,
+      signal: state.controller.signal,
       onProgress: (e) => {
-        if (e.stage === 'mask') status(`mask step ${e.step}/${e.steps}`, (e.step / e.steps) * 0.8);
-        else if (e.stage === 'residual') status(`residual layer ${e.layer}/${e.layers}`, 0.8 + (e.layer / e.layers) * 0.15);
-        else status(e.stage);
+        if (e.t !== undefined) {
+          marks[e.stage] ??= e.t;
+          marks[`${e.stage}:end`] = e.t;
+        }
+        if (e.stage === 'text') status('Encoding the text…', 0.02);
+        else if (e.stage === 'length') status('Estimating the length…', 0.05);
+        else if (e.stage === 'mask') status(`Generating: step ${e.step} of ${e.steps}`, 0.05 + (e.step / e.steps) * 0.75);
+        else if (e.stage === 'residual') status(`Refining: residual layer ${e.layer} of ${e.layers}`, 0.8 + (e.layer / e.layers) * 0.15);
+        else if (e.stage === 'decode') status('Decoding joints…', 0.97);
+        else if (e.stage === 'fallback') status(`WebGPU failed; continuing on the CPU…`, 0.05);
       },
     });
-    status(`${motion.frames} frames (${motion.duration.toFixed(1)} s) on ${model.backend}`, 1);
-    draw(motion);
-    link('dl-json', 'joints.json', motion.toJSONString(), 'application/json');
-    link('dl-bvh', 'motion.bvh', await motion.toBVH(), 'text/plain');
+    const motions = Array.isArray(out) ? out : [out];
+    const total = performance.now() - t0;
+    state.motions = motions;
+    state.settings = s;
+    const labels = motions.map((m, i) => (motions.length > 1 ? `#${i + 1} · seed ${s.seed}` : `${m.text}`));
+    page.viewer?.setMotions(motions, { labels });
+    page.viewer?.play();
+    showInfo(state.model.info);
+    const m0 = motions[0];
+    status(`${motions.length > 1 ? `${motions.length} samples, ` : ''}${m0.frames} frames (${m0.duration.toFixed(1)} s at ${m0.fps} fps)`, 1);
+    const seg = (a, b) => (marks[a] !== undefined && marks[b] !== undefined ? `${((marks[b] - marks[a]) / 1000).toFixed(2)} s` : null);
+    const parts = [`${(total / 1000).toFixed(2)} s total on ${state.model.backend === 'webgpu' ? 'WebGPU' : 'CPU'}`];
+    const mask = seg('mask', 'mask:end');
+    const res = seg('residual', 'residual:end');
+    if (mask) parts.push(`mask-predict ${mask}`);
+    if (res) parts.push(`residual ${res}`);
+    $('timings').textContent = parts.join(' · ');
+    for (const id of ['dl-bvh', 'dl-json', 'dl-glb', 'share']) $(id).disabled = false;
+    const url = shareUrl(s);
+    $('share-url').value = url;
+    history.replaceState(null, '', url);
+    page.generations++;
+    return motions;
   } catch (e) {
-    status(`${e.name}: ${e.message}`, 0);
+    if (e.name === 'AbortError') status('Cancelled.', 0);
+    else status(`Generation failed: ${e.name}: ${e.message}`, 0);
+    return null;
   } finally {
+    state.busy = false;
+    $('generate').disabled = !state.model;
     $('cancel').disabled = true;
-    $('generate').disabled = false;
   }
 }
 
-$('load').onclick = load;
-$('generate').onclick = generate;
-$('cancel').onclick = () => controller?.abort();
-$('clear-cache').onclick = async () => status((await MoMask.clearCache()) ? 'cache cleared' : 'no cache');
-window.MoMask = MoMask;
-load();
+function shareUrl(s) {
+  const q = settingsToQuery(s);
+  for (const k of ['model', 'backend']) if (params.get(k)) q.set(k, params.get(k));
+  return `${location.origin}${location.pathname}?${q}`;
+}
+
+page.generate = generate;
+page.shareUrl = () => $('share-url').value;
+
+// ---- export --------------------------------------------------------------------------------
+
+function download(name, data, type) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([data], { type }));
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+const slug = () => (state.settings?.prompt || 'motion').toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '').slice(0, 40) || 'motion';
+const each = async (fn) => {
+  for (let i = 0; i < state.motions.length; i++) await fn(state.motions[i], state.motions.length > 1 ? `_${i + 1}` : '');
+};
+
+$('dl-bvh').onclick = () => each(async (m, sfx) => download(`${slug()}${sfx}.bvh`, await m.toBVH(), 'text/plain'));
+$('dl-json').onclick = () => each(async (m, sfx) => download(`${slug()}${sfx}.json`, m.toJSONString(), 'application/json'));
+$('dl-glb').onclick = async () => {
+  if (!page.viewer) return;
+  const glb = await page.viewer.toGLB();
+  download(`${slug()}.glb`, glb, 'model/gltf-binary');
+};
+$('share').onclick = async () => {
+  const url = $('share-url').value;
+  $('share-url').select();
+  try {
+    await navigator.clipboard.writeText(url);
+    $('share').lastElementChild.textContent = 'Copied';
+  } catch {
+    $('share').lastElementChild.textContent = 'Press Ctrl+C to copy';
+  }
+  setTimeout(() => ($('share').lastElementChild.textContent = 'Copy share link'), 1800);
+};
+
+// ---- viewer and transport --------------------------------------------------------------------
+
+const PLAY_ICON = '<svg viewBox="0 0 24 24" width="14" height="14" aria-hidden="true"><path d="M7 4.5v15l12-7.5z" fill="currentColor"/></svg>';
+const PAUSE_ICON = '<svg viewBox="0 0 24 24" width="14" height="14" aria-hidden="true"><path d="M7 5h3.5v14H7zM13.5 5H17v14h-3.5z" fill="currentColor"/></svg>';
+
+function setupViewer() {
+  try {
+    page.viewer = new MotionViewer($('stage'));
+  } catch (e) {
+    $('overlay').textContent = `3D view unavailable: ${e.message}. You can still generate and download motions.`;
+    return;
+  }
+  const v = page.viewer;
+  const sync = () => {
+    $('play').innerHTML = v.playing ? `${PAUSE_ICON}<span>Pause</span>` : `${PLAY_ICON}<span>Play</span>`;
+    $('play').setAttribute('aria-label', v.playing ? 'Pause' : 'Play');
+    $('scrub').max = String(Math.max(0, v.frames - 1));
+    $('scrub').value = String(Math.round(v.frame));
+    $('time').textContent = `frame ${Math.round(v.frame) + 1} / ${v.frames} · ${(v.frame / v.fps).toFixed(2)} s`;
+  };
+  v.addEventListener('frame', sync);
+  v.addEventListener('state', sync);
+  v.addEventListener('motions', sync);
+  sync();
+  $('play').onclick = () => v.toggle();
+  $('prev').onclick = () => v.step(-1);
+  $('next').onclick = () => v.step(1);
+  $('scrub').oninput = () => {
+    v.pause();
+    v.setFrame(Number($('scrub').value));
+  };
+  $('speed').onchange = () => v.setSpeed(Number($('speed').value));
+  $('loop').onchange = () => v.setLoop($('loop').checked);
+  $('follow').onchange = () => v.setFollow($('follow').checked);
+  // Drop a joints JSON document (CLI --out x.json or the JSON download) to play it.
+  const stage = $('stage');
+  stage.addEventListener('dragover', (e) => e.preventDefault());
+  stage.addEventListener('drop', async (e) => {
+    e.preventDefault();
+    const file = e.dataTransfer?.files?.[0];
+    if (!file) return;
+    try {
+      const doc = JSON.parse(await file.text());
+      v.setMotions([doc], { labels: [file.name] });
+      v.play();
+    } catch (err) {
+      status(`Could not read ${file.name}: ${err.message}`);
+    }
+  });
+}
+
+document.addEventListener('keydown', (e) => {
+  const typing = e.target.closest?.('textarea, input[type=text], input[type=number], select');
+  if (e.key === 'Enter' && e.target === fields.prompt && !e.shiftKey) {
+    e.preventDefault();
+    generate();
+    return;
+  }
+  if (typing || !page.viewer || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key === ' ' && !e.target.closest('button')) page.viewer.toggle();
+  else if (e.key === 'ArrowRight') page.viewer.step(1);
+  else if (e.key === 'ArrowLeft') page.viewer.step(-1);
+  else return;
+  e.preventDefault();
+});
+
+// ---- start ---------------------------------------------------------------------------------
+
+for (const text of EXAMPLES) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'chip';
+  b.textContent = text;
+  b.onclick = () => {
+    fields.prompt.value = text;
+    collect();
+    fields.prompt.focus();
+  };
+  $('examples').appendChild(b);
+}
+$('samples').addEventListener('click', (e) => {
+  const n = Number(e.target.dataset?.n);
+  if (n) setSamples(n);
+});
+fields.auto.onchange = syncLength;
+$('dice').onclick = () => {
+  fields.seed.value = String(crypto.getRandomValues(new Uint32Array(1))[0] % 100000);
+  $('seed-err').textContent = '';
+  fields.seed.classList.remove('invalid');
+};
+$('form').onsubmit = (e) => {
+  e.preventDefault();
+  generate();
+};
+$('cancel').onclick = () => state.controller?.abort();
+$('retry').onclick = () => load().catch(() => {});
+fields.backend.onchange = () => load().catch(() => {});
+applyQuery(params);
+
+function unsupported() {
+  if (typeof WebAssembly !== 'object' || typeof WebAssembly.instantiate !== 'function') return 'this browser has no WebAssembly';
+  if (typeof Worker === 'undefined') return 'this browser has no Web Workers';
+  if (typeof BigInt === 'undefined') return 'this browser is too old (no BigInt)';
+  return null;
+}
+
+setupViewer();
+const why = unsupported();
+if (why) {
+  badge('bad', 'unsupported');
+  status('', 0);
+  notice(`Sorry — ${esc(why)}. momask needs a current Chrome, Edge, Firefox or Safari.`);
+  $('retry').hidden = true;
+  resolveReady(false);
+} else {
+  if (!('gpu' in navigator) && fields.backend.value !== 'cpu') $('timings').textContent = 'WebGPU is not available in this browser; the model runs on the CPU (slower, still fine).';
+  status('Downloading the model…', 0.02);
+  load()
+    .then(async () => {
+      resolveReady(true);
+      if (params.get('prompt')) await generate();
+    })
+    .catch(() => resolveReady(false));
+}

@@ -4,6 +4,7 @@ pub mod attention;
 pub mod clip;
 pub mod length_estimator;
 pub mod mask_transformer;
+pub mod minilm;
 pub mod residual_transformer;
 pub mod vq;
 pub mod weights;

@@ -6,5 +6,6 @@ mod clean;
 pub mod clip_tokenizer;
 mod html_entities;
 mod unicode_tables;
+pub mod wordpiece;
 
 pub use clip_tokenizer::{ClipTokenizer, TokenizerError};

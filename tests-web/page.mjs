@@ -1,0 +1,267 @@
+// Browser tests of the three.js page (www/index.html), embed.html and the <momask-viewer> element
+// on a bare page. Registered by run.mjs; every test is time-limited there. Screenshots go to
+// target/web-test/screenshots/ (test artifacts) and, with MOMASK_WEB_SCREENSHOTS=docs, also to
+// docs/screenshots/ (the README's images).
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export function registerPageTests({ test, browser, server, assert, maxAbsDiff, fixtures, BUNDLE, notes }) {
+  const shots = path.join(fixtures, 'screenshots');
+  const toDocs = process.env.MOMASK_WEB_SCREENSHOTS === 'docs';
+
+  async function screenshot(page, name, options = {}) {
+    fs.mkdirSync(shots, { recursive: true });
+    const file = path.join(shots, name);
+    await page.screenshot({ path: file, ...options });
+    if (toDocs) {
+      fs.mkdirSync(path.join(repo, 'docs/screenshots'), { recursive: true });
+      fs.copyFileSync(file, path.join(repo, 'docs/screenshots', name));
+    }
+    return file;
+  }
+
+  /** A fresh context (own cache) with `url` open; console errors collected in `errors`. */
+  async function openPage(t, url, { viewport = { width: 1280, height: 860 }, route = null } = {}) {
+    const context = await browser.newContext({ viewport, acceptDownloads: true, deviceScaleFactor: 1 });
+    t.cleanup.push(() => context.close());
+    if (route) await route(context);
+    const page = await context.newPage();
+    const errors = [];
+    page.on('console', (m) => {
+      t.log.push(`[console.${m.type()}] ${m.text()}`);
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => {
+      t.log.push(`[pageerror] ${e.message}`);
+      errors.push(e.message);
+    });
+    page.on('worker', (w) => w.on('console', (m) => t.log.push(`[worker.${m.type()}] ${m.text()}`)));
+    await page.goto(`${server.url}/${url}`);
+    return { context, page, errors };
+  }
+
+  const q = (o) => new URLSearchParams(o).toString();
+  const waitGenerations = (page, n, timeout) => page.waitForFunction((n) => window.momaskPage?.generations >= n, n, { timeout });
+  const joints = (page) => page.evaluate(() => window.momaskPage.state.motions.map((m) => Array.from(m.joints)));
+  const PROMPT = { prompt: 'a person walks forward', seed: '7', len: '2', model: BUNDLE };
+
+  test('page: loads and paints before the model arrives; no console errors', 90_000, async (t) => {
+    let release;
+    const gate = new Promise((r) => (release = r));
+    const { page, errors } = await openPage(t, `index.html?${q({ model: BUNDLE, backend: 'cpu' })}`, {
+      route: (ctx) => ctx.route('**/fixtures/small.safetensors', async (r) => {
+        await gate;
+        await r.continue();
+      }),
+    });
+    await page.waitForFunction(() => window.momaskPage?.viewer, null, { timeout: 20_000 });
+    const early = await page.evaluate(() => ({ status: document.getElementById('status').textContent, ready: !document.getElementById('generate').disabled, px: window.momaskPage.viewer.pixelStats() }));
+    assert(!early.ready, 'the model should still be downloading');
+    assert(/Downloading/i.test(early.status), `status while downloading: ${early.status}`);
+    assert(early.px.differ > 50, `the stage should show the ground and a figure before the model arrives (${early.px.differ} non-background samples)`);
+    await screenshot(page, 'page-loading.png');
+    release();
+    assert(await page.evaluate(() => window.momaskPage.ready), 'the model loads');
+    const s = await page.evaluate(() => ({ status: document.getElementById('status').textContent, badge: document.getElementById('backend-badge').textContent }));
+    assert(/Model ready/.test(s.status) && /CPU/.test(s.badge), `after load: ${JSON.stringify(s)}`);
+    assert(errors.length === 0, `console errors: ${errors.join(' | ')}`);
+  });
+
+  test('page: cpu generation with a fixed seed; canvas pixels, playback, keyboard', 120_000, async (t) => {
+    const { page, errors } = await openPage(t, `index.html?${q({ ...PROMPT, backend: 'cpu' })}`);
+    await waitGenerations(page, 1, 90_000);
+    const info = await page.evaluate(() => {
+      const v = window.momaskPage.viewer;
+      const m = window.momaskPage.state.motions[0];
+      return { frames: m.frames, viewerFrames: v.frames, playing: v.playing, status: document.getElementById('status').textContent, timings: document.getElementById('timings').textContent };
+    });
+    assert(info.frames === 40 && info.viewerFrames === 40, `2 s → 40 frames, got ${info.frames}`);
+    assert(info.playing, 'plays after generating');
+    assert(/total on CPU/.test(info.timings), `timings: ${info.timings}`);
+    // Pixels: not blank, and different between frames.
+    const px = await page.evaluate(() => {
+      const v = window.momaskPage.viewer;
+      v.pause();
+      v.setFrame(0);
+      const a = v.pixelStats();
+      v.setFrame(25);
+      const b = v.pixelStats();
+      return { a, b };
+    });
+    assert(px.a.differ > 200 && px.a.colors > 20, `the canvas looks blank: ${JSON.stringify(px.a)}`);
+    assert(px.a.hash !== px.b.hash, 'frames 0 and 25 render identically');
+    // Pause holds the frame.
+    const held = await page.evaluate(async () => {
+      const v = window.momaskPage.viewer;
+      v.setFrame(10);
+      const before = v.frame;
+      await new Promise((r) => setTimeout(r, 400));
+      return { before, after: v.frame, playing: v.playing };
+    });
+    assert(!held.playing && held.before === held.after, `paused viewer moved: ${JSON.stringify(held)}`);
+    // Scrub with the timeline.
+    await page.$eval('#scrub', (el) => {
+      el.value = '30';
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    const scrubbed = await page.evaluate(() => ({ frame: window.momaskPage.viewer.frame, label: document.getElementById('time').textContent }));
+    assert(scrubbed.frame === 30 && /frame 31 \/ 40/.test(scrubbed.label), `scrub: ${JSON.stringify(scrubbed)}`);
+    // Keyboard: → steps, ← steps back, space plays.
+    await page.locator('#stage canvas').click({ position: { x: 20, y: 20 } });
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowLeft');
+    const stepped = await page.evaluate(() => window.momaskPage.viewer.frame);
+    assert(stepped === 31, `arrow keys: frame ${stepped}, expected 31`);
+    // Speed: frames advance about 8× faster at 2× than at 0.25×.
+    const rate = async (speed) => {
+      await page.selectOption('#speed', String(speed));
+      return page.evaluate(async () => {
+        const v = window.momaskPage.viewer;
+        v.setLoop(true);
+        v.setFrame(0);
+        v.play();
+        const t0 = performance.now();
+        await new Promise((r) => setTimeout(r, 700));
+        const f = v.frame;
+        const dt = (performance.now() - t0) / 1000;
+        v.pause();
+        return { f, dt, speed: v.speed };
+      });
+    };
+    const slow = await rate(0.25);
+    const fast = await rate(2);
+    assert(slow.speed === 0.25 && fast.speed === 2, 'speed select');
+    assert(fast.f > slow.f * 3 && fast.f > 3, `speed: ${slow.f.toFixed(2)} frames at 0.25×, ${fast.f.toFixed(2)} at 2×`);
+    await page.keyboard.press('Space');
+    assert(await page.evaluate(() => window.momaskPage.viewer.playing), 'space plays');
+    notes.push(`page: playback ${slow.f.toFixed(1)} frames in ${slow.dt.toFixed(2)} s at 0.25×, ${fast.f.toFixed(1)} at 2×; ${px.a.colors} colours on the canvas`);
+    assert(errors.length === 0, `console errors: ${errors.join(' | ')}`);
+  });
+
+  test('page: downloads (BVH parses back with BVHLoader, JSON, GLB) and the share link reproduces the joints', 150_000, async (t) => {
+    const { page, context, errors } = await openPage(t, `index.html?${q({ ...PROMPT, backend: 'cpu', n: '2' })}`);
+    await waitGenerations(page, 1, 90_000);
+    const first = await joints(page);
+    assert(first.length === 2, `two samples, got ${first.length}`);
+    const frames = await page.evaluate(() => window.momaskPage.state.motions[0].frames);
+    const grab = async (id) => {
+      const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click(id)]);
+      return { name: dl.suggestedFilename(), bytes: fs.readFileSync(await dl.path()) };
+    };
+    const bvh = await grab('#dl-bvh');
+    assert(/\.bvh$/.test(bvh.name), `bvh name ${bvh.name}`);
+    const parsed = await page.evaluate((text) => window.momaskPage.parseBVH(text), bvh.bytes.toString('utf8'));
+    assert(parsed.joints === 22, `BVHLoader found ${parsed.joints} joints (${parsed.names.join(',')})`);
+    assert(parsed.frames === frames, `BVHLoader found ${parsed.frames} frames, the motion has ${frames}`);
+    const json = await grab('#dl-json');
+    const doc = JSON.parse(json.bytes.toString('utf8'));
+    assert(doc.positions.length === frames && doc.positions[0].length === 22, 'joints JSON shape');
+    assert(maxAbsDiff(doc.positions.flat(2), first[0]) < 1e-6, 'JSON download equals motion.joints');
+    const glb = await grab('#dl-glb');
+    assert(glb.bytes.subarray(0, 4).toString('latin1') === 'glTF' && glb.bytes.length > 10_000, `GLB: ${glb.bytes.length} bytes`);
+    const gltfJson = JSON.parse(glb.bytes.subarray(20, 20 + glb.bytes.readUInt32LE(12)).toString('utf8'));
+    assert(gltfJson.animations?.length === 1 && gltfJson.animations[0].channels.length > 22, 'GLB has the animation');
+    // Share link in a fresh context: identical joints.
+    const url = await page.evaluate(() => window.momaskPage.shareUrl());
+    assert(/prompt=a\+person\+walks\+forward/.test(url) && /seed=7/.test(url) && /n=2/.test(url), `share link ${url}`);
+    const other = await browser.newContext();
+    t.cleanup.push(() => other.close());
+    const p2 = await other.newPage();
+    await p2.goto(url);
+    await waitGenerations(p2, 1, 90_000);
+    const second = await joints(p2);
+    assert(second.length === 2 && maxAbsDiff(second[0], first[0]) === 0 && maxAbsDiff(second[1], first[1]) === 0, 'the share link gives identical joints');
+    notes.push(`page: BVH → BVHLoader ${parsed.joints} joints × ${parsed.frames} frames; GLB ${glb.bytes.length} bytes; share link reproduced 2 samples exactly`);
+    await page.evaluate(() => window.momaskPage.viewer.setFrame(18));
+    await screenshot(page, 'page-samples.png');
+    void context;
+    assert(errors.length === 0, `console errors: ${errors.join(' | ')}`);
+  });
+
+  test('page: webgpu (SwiftShader) generation', 240_000, async (t) => {
+    const { page, errors } = await openPage(t, `index.html?${q({ ...PROMPT, backend: 'webgpu' })}`);
+    await waitGenerations(page, 1, 220_000);
+    const s = await page.evaluate(() => ({ backend: window.momaskPage.state.model.backend, badge: document.getElementById('backend-badge').textContent, frames: window.momaskPage.state.motions[0].frames, timings: document.getElementById('timings').textContent }));
+    assert(s.backend === 'webgpu' && /WebGPU/.test(s.badge), `backend ${s.backend}, badge ${s.badge}`);
+    assert(s.frames === 40, `frames ${s.frames}`);
+    const px = await page.evaluate(() => window.momaskPage.viewer.pixelStats());
+    assert(px.differ > 200, 'canvas not blank');
+    await page.evaluate(() => {
+      const v = window.momaskPage.viewer;
+      v.pause();
+      v.setFrame(22);
+    });
+    await screenshot(page, 'page.png');
+    notes.push(`page: WebGPU badge "${s.badge}"; ${s.timings}`);
+    assert(errors.length === 0, `console errors: ${errors.join(' | ')}`);
+  });
+
+  test('page: <momask-viewer> on a bare page, and embed.html', 120_000, async (t) => {
+    const route = (ctx) => ctx.route('**/assets/momask-demo.safetensors', (r) => r.fulfill({ path: path.join(fixtures, 'small.safetensors'), headers: { 'content-type': 'application/octet-stream' } }));
+    const { page, errors } = await openPage(t, 'bare.html', { viewport: { width: 800, height: 560 }, route });
+    const html = await page.evaluate(() => document.body.innerHTML.trim());
+    assert(/^<script type="module" src="momask-viewer.js"><\/script>\s*<momask-viewer [^>]*><\/momask-viewer>$/.test(html), `the bare page holds only the script and the element: ${html}`);
+    await page.waitForFunction(() => customElements.get('momask-viewer'), null, { timeout: 20_000 });
+    const r = await page.evaluate(async () => {
+      const el = document.querySelector('momask-viewer');
+      const motions = await el.ready;
+      const v = el.viewer;
+      const a = v.pixelStats();
+      v.pause();
+      v.setFrame(30);
+      const b = v.pixelStats();
+      return { frames: motions[0].frames, a, b, playing: true, controls: !el.shadowRoot.querySelector('.bar').hidden, joints: Array.from(motions[0].joints) };
+    });
+    assert(r.frames > 0 && r.a.differ > 200 && r.a.hash !== r.b.hash, `element render: ${JSON.stringify({ frames: r.frames, a: r.a, b: r.b })}`);
+    assert(r.controls, 'controls attribute shows the controls');
+    await screenshot(page, 'element.png');
+    assert(errors.length === 0, `console errors: ${errors.join(' | ')}`);
+    // embed.html with the same settings as the element (seed 7, auto length) gives the same joints.
+    const e = await openPage(t, `embed.html?${q({ prompt: 'a person walks forward', seed: '7', model: BUNDLE, backend: 'auto' })}`, { viewport: { width: 640, height: 400 } });
+    const ej = await e.page.evaluate(async () => Array.from((await window.momaskEmbed.ready)[0].joints));
+    assert(maxAbsDiff(ej, r.joints) === 0, 'embed.html and the element agree');
+    await screenshot(e.page, 'embed.png');
+    assert(e.errors.length === 0, `embed console errors: ${e.errors.join(' | ')}`);
+  });
+
+  test('page: inline input errors, missing model message with retry, phone width', 90_000, async (t) => {
+    const { page } = await openPage(t, `index.html?${q({ model: BUNDLE, backend: 'cpu' })}`);
+    assert(await page.evaluate(() => window.momaskPage.ready), 'loads');
+    await page.fill('#prompt', '   ');
+    await page.fill('#seed', '-3');
+    await page.click('#generate');
+    const errs = await page.evaluate(() => ({ prompt: document.getElementById('prompt-err').textContent, seed: document.getElementById('seed-err').textContent, gens: window.momaskPage.generations }));
+    assert(/Describe a motion/.test(errs.prompt) && /Seed must be/.test(errs.seed) && errs.gens === 0, `inline errors: ${JSON.stringify(errs)}`);
+    await page.uncheck('#auto-length');
+    await page.fill('#seconds', '12');
+    await page.fill('#prompt', 'a person jumps');
+    await page.fill('#seed', '3');
+    await page.press('#prompt', 'Enter');
+    const len = await page.evaluate(() => document.getElementById('seconds-err').textContent);
+    assert(/between 0.2 and 9.8/.test(len), `length error: ${len}`);
+    await page.fill('#seconds', '1');
+    await page.press('#prompt', 'Enter');
+    await waitGenerations(page, 1, 60_000);
+    assert((await page.evaluate(() => window.momaskPage.state.motions[0].frames)) === 20, 'Enter generates 1 s = 20 frames');
+
+    const missing = await openPage(t, `index.html?${q({ model: '/fixtures/missing.safetensors', backend: 'cpu' })}`);
+    await missing.page.waitForFunction(() => !document.getElementById('notice').hidden, null, { timeout: 30_000 });
+    const n = await missing.page.evaluate(() => ({ text: document.getElementById('notice').textContent, retry: !document.getElementById('retry').hidden }));
+    assert(/returned 404/.test(n.text) && n.retry, `missing model notice: ${JSON.stringify(n)}`);
+
+    const phone = await openPage(t, `index.html?${q({ ...PROMPT, backend: 'cpu' })}`, { viewport: { width: 390, height: 844 } });
+    await waitGenerations(phone.page, 1, 60_000);
+    const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 0, `horizontal overflow at phone width: ${overflow}px`);
+    await phone.page.evaluate(() => {
+      const v = window.momaskPage.viewer;
+      v.pause();
+      v.setFrame(20);
+    });
+    await screenshot(phone.page, 'page-phone.png', { fullPage: false });
+  });
+}
