@@ -674,8 +674,9 @@ export class MoMaskViewerElement extends (globalThis.HTMLElement ?? class {}) {
     const speed = root.querySelector('.speed');
     play.onclick = () => v.toggle();
     scrub.oninput = () => {
+      const f = Number(scrub.value);
       v.pause();
-      v.setFrame(Number(scrub.value));
+      v.setFrame(f);
     };
     speed.onchange = () => v.setSpeed(Number(speed.value));
     v.setSpeed(Number(this.getAttribute('speed')) || 1);

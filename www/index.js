@@ -319,8 +319,9 @@ function setupViewer() {
   $('prev').onclick = () => v.step(-1);
   $('next').onclick = () => v.step(1);
   $('scrub').oninput = () => {
+    const f = Number($('scrub').value);
     v.pause();
-    v.setFrame(Number($('scrub').value));
+    v.setFrame(f);
   };
   $('speed').onchange = () => v.setSpeed(Number($('speed').value));
   $('loop').onchange = () => v.setLoop($('loop').checked);

@@ -91,6 +91,7 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32) -> f32 {
         got[at],
         want[at]
     );
+    eprintln!("{what}: max |Δ| = {worst:.2e} (tolerance {atol:.0e})");
     worst
 }
 
@@ -101,6 +102,7 @@ pub fn assert_rel(what: &str, got: &[f32], want: &[f32], rtol: f32) -> f32 {
     assert_eq!(got.len(), want.len(), "{what}: length mismatch");
     let rel = worst / scale;
     assert!(rel <= rtol, "{what}: relative error {rel:e} > {rtol:e}");
+    eprintln!("{what}: relative error {rel:.2e} (tolerance {rtol:.0e})");
     rel
 }
 
