@@ -291,7 +291,7 @@ export class MotionViewer extends EventTarget {
     this._ro = typeof ResizeObserver !== 'undefined' ? new ResizeObserver(() => this._resize()) : null;
     this._ro?.observe(container);
 
-    this.setMotions([{ joints: new Float32Array(REST.flat()), frames: 1, fps: 20, jointCount: 22, text: '' }], { labels: [''], frame: false });
+    this.setMotions([{ joints: new Float32Array(REST.flat()), frames: 1, fps: 20, jointCount: 22, text: '' }], { labels: [''] });
     this.idle = true;
     this._tick = this._tick.bind(this);
     this._raf = requestAnimationFrame(this._tick);

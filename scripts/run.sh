@@ -10,5 +10,5 @@ cargo build --release
 if [ ! -f assets/momask-demo.safetensors ]; then
   echo "note: assets/momask-demo.safetensors is missing; open the page with ?model=<url of a bundle>"
 fi
-echo "open http://localhost:$PORT/ (benchmark: http://localhost:$PORT/bench.html)"
+echo "open http://localhost:$PORT/ (iframe embed: /embed.html?prompt=..., <momask-viewer> alone: /bare.html, benchmark: /bench.html)"
 exec node tests-web/serve.mjs www/dist "$PORT" --host 0.0.0.0 --mount /assets=assets --coi

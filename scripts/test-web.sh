@@ -6,6 +6,8 @@
 #
 #   MOMASK_WEB_SKIP_BUILD=1   reuse pkg/ and www/dist
 #   MOMASK_WEB_TESTS=name,..  run only tests whose name contains one of these
+#   MOMASK_WEB_SCREENSHOTS=docs  also copy the page screenshots (target/web-test/screenshots/)
+#                             to docs/screenshots/
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh

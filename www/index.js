@@ -118,6 +118,7 @@ function badge(kind, text, title = '') {
 function showInfo(info) {
   if (info.backend === 'webgpu') badge('gpu', `WebGPU · ${info.adapterName || 'GPU'}`, `WebGPU on ${info.adapterName || 'an adapter'}${info.adapter?.isFallbackAdapter ? ' (software fallback adapter)' : ''}`);
   else badge('cpu', `CPU${info.fallbackReason ? ' · WebGPU unavailable' : ''}`, info.fallbackReason ? `CPU (WebAssembly): ${info.fallbackReason}` : 'CPU (WebAssembly)');
+  $('backend-note').textContent = info.backend === 'cpu' && info.fallbackReason ? `Running on the CPU: ${info.fallbackReason}.` : '';
 }
 
 function notice(html) {
@@ -155,7 +156,6 @@ async function load() {
       syncLength();
     }
     status(`Model ready (${mb(i.sizes.bytes)} MB${i.cached ? ', from the browser cache' : ''}, ${((performance.now() - t0) / 1000).toFixed(1)} s). Type a prompt and press Enter.`, 1);
-    if (i.fallbackReason && fields.backend.value !== 'cpu') $('timings').textContent = `Running on the CPU: ${i.fallbackReason}`;
     $('generate').disabled = false;
     return model;
   } catch (e) {
@@ -351,7 +351,7 @@ document.addEventListener('keydown', (e) => {
     return;
   }
   if (typing || !page.viewer || e.ctrlKey || e.metaKey || e.altKey) return;
-  if (e.key === ' ' && !e.target.closest('button')) page.viewer.toggle();
+  if (e.key === ' ' && !e.target.closest('button, input[type=checkbox], summary')) page.viewer.toggle();
   else if (e.key === 'ArrowRight') page.viewer.step(1);
   else if (e.key === 'ArrowLeft') page.viewer.step(-1);
   else return;
@@ -371,6 +371,23 @@ for (const text of EXAMPLES) {
     fields.prompt.focus();
   };
   $('examples').appendChild(b);
+}
+for (const pre of document.querySelectorAll('section.docs pre')) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.className = 'btn';
+  b.textContent = 'Copy';
+  b.onclick = async () => {
+    try {
+      await navigator.clipboard.writeText(pre.querySelector('code').textContent);
+      b.textContent = 'Copied';
+    } catch {
+      getSelection().selectAllChildren(pre.querySelector('code'));
+      b.textContent = 'Press Ctrl+C';
+    }
+    setTimeout(() => (b.textContent = 'Copy'), 1600);
+  };
+  pre.appendChild(b);
 }
 $('samples').addEventListener('click', (e) => {
   const n = Number(e.target.dataset?.n);
@@ -407,7 +424,7 @@ if (why) {
   $('retry').hidden = true;
   resolveReady(false);
 } else {
-  if (!('gpu' in navigator) && fields.backend.value !== 'cpu') $('timings').textContent = 'WebGPU is not available in this browser; the model runs on the CPU (slower, still fine).';
+  if (!('gpu' in navigator) && fields.backend.value !== 'cpu') $('backend-note').textContent = 'WebGPU is not available in this browser; the model runs on the CPU (slower, still fine).';
   status('Downloading the model…', 0.02);
   load()
     .then(async () => {
