@@ -178,7 +178,7 @@ impl Hooks<'_> {
         })
     }
 
-    fn report(&mut self, p: Progress) -> Result<(), Error> {
+    pub(crate) fn report(&mut self, p: Progress) -> Result<(), Error> {
         (self.progress)(p);
         if (self.cancelled)() {
             Err(Error::Cancelled)
@@ -211,6 +211,8 @@ pub struct Trace {
     pub res_logits: Vec<Vec<f32>>,
     /// Normalised decoder output `[B, 4N, dim]` (padded batch layout).
     pub decoder_out: Vec<f32>,
+    /// Editing only: the re-encoded source codes `[N, Q]` over the padded grid.
+    pub source_ids: Vec<i64>,
 }
 
 /// One generated motion.
@@ -394,37 +396,76 @@ pub async fn mask_predict(
     opts: &GenerateOptions,
     rng: &mut Rng,
     hooks: &mut Hooks<'_>,
-    mut trace: Option<&mut Trace>,
+    trace: Option<&mut Trace>,
 ) -> Result<Vec<i64>, Error> {
-    let device = &model.device;
-    let b = lengths.len();
     let n = lengths.iter().copied().max().unwrap_or(1);
     let v = model.config.mask.num_tokens;
     let (mask_id, pad_id) = (v as i64, v as i64 + 1);
+    let ids: Vec<i64> = lengths
+        .iter()
+        .flat_map(|&len| (0..n).map(move |i| if i < len { mask_id } else { pad_id }))
+        .collect();
+    let scores: Vec<f32> = lengths
+        .iter()
+        .flat_map(|&len| (0..n).map(move |i| if i < len { 0.0 } else { 1e5 }))
+        .collect();
+    let state = MaskState {
+        lengths: lengths.to_vec(),
+        counted: lengths.to_vec(),
+        n,
+        ids,
+        scores,
+    };
+    mask_predict_loop(model, state, cond, opts, rng, hooks, trace).await
+}
+
+/// The state mask-predict starts from: per-sample valid lengths (key padding), the lengths the
+/// schedule counts from (the sequence length when generating, the span length when editing),
+/// the grid width, initial ids (mask id where to generate) and scores (0 there, 1e5 elsewhere).
+pub struct MaskState {
+    pub lengths: Vec<usize>,
+    pub counted: Vec<usize>,
+    pub n: usize,
+    pub ids: Vec<i64>,
+    pub scores: Vec<f32>,
+}
+
+/// The mask-predict loop shared by generation and editing (spec §3.7, §3.8).
+pub async fn mask_predict_loop(
+    model: &MoMask,
+    state: MaskState,
+    cond: Tensor<2>,
+    opts: &GenerateOptions,
+    rng: &mut Rng,
+    hooks: &mut Hooks<'_>,
+    mut trace: Option<&mut Trace>,
+) -> Result<Vec<i64>, Error> {
+    let MaskState {
+        lengths,
+        counted,
+        n,
+        mut ids,
+        mut scores,
+    } = state;
+    let device = &model.device;
+    let b = lengths.len();
+    let v = model.config.mask.num_tokens;
+    let mask_id = v as i64;
     let top_k = top_k_count(opts.topk, v);
     let guided = opts.cond_scale != 1.0;
-    let pad = padding_mask(lengths, n, device);
+    let pad = padding_mask(&lengths, n, device);
     let (cond_in, pad_in) = if guided {
         (cfg_batch(&cond), Tensor::cat(vec![pad.clone(), pad], 0))
     } else {
         (cond, pad)
     };
     let rows = if guided { 2 * b } else { b };
-
-    let mut ids: Vec<i64> = lengths
-        .iter()
-        .flat_map(|&len| (0..n).map(move |i| if i < len { mask_id } else { pad_id }))
-        .collect();
-    let mut scores: Vec<f32> = lengths
-        .iter()
-        .flat_map(|&len| (0..n).map(move |i| if i < len { 0.0 } else { 1e5 }))
-        .collect();
     let probs = mask_probabilities(opts.steps);
     for (step, &p) in probs.iter().enumerate() {
         // Re-mask the lowest-confidence positions of each sample.
         let mut is_masked = vec![false; b * n];
         let mut counts = Vec::with_capacity(b);
-        for (s, &len) in lengths.iter().enumerate() {
+        for (s, &len) in counted.iter().enumerate() {
             let k = masked_count(p, len);
             let row = &scores[s * n..(s + 1) * n];
             let mut order: Vec<usize> = (0..n).collect();

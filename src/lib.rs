@@ -14,6 +14,7 @@ pub mod backend;
 pub mod bench;
 pub mod bundle;
 pub mod config;
+pub mod edit;
 pub mod error;
 pub mod generate;
 pub mod io;

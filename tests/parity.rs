@@ -378,7 +378,10 @@ fn seeded_sampling_is_reproducible() {
         Request::new("someone jumps.", Length::Auto),
     ];
     let run = |seed: u64| {
-        let opts = GenerateOptions { seed, ..GenerateOptions::default() };
+        let opts = GenerateOptions {
+            seed,
+            ..GenerateOptions::default()
+        };
         Hooks::silent(|h| pollster::block_on(momask::generate(&model, &requests, &opts, h, None))).unwrap()
     };
     let (a, b, c) = (run(7), run(7), run(8));
@@ -387,7 +390,10 @@ fn seeded_sampling_is_reproducible() {
         assert_eq!(x.ids, y.ids);
         assert_eq!(x.joints.data, y.joints.data);
     }
-    assert!(a.iter().zip(&c).any(|(x, y)| x.ids != y.ids), "different seeds gave identical motions");
+    assert!(
+        a.iter().zip(&c).any(|(x, y)| x.ids != y.ids),
+        "different seeds gave identical motions"
+    );
 }
 
 /// Bad arguments are typed errors that name the option, before any work is done.
@@ -399,17 +405,50 @@ fn invalid_requests_are_rejected_with_the_option_name() {
     };
     let ok = [Request::new("a man walks.", Length::Frames(40))];
     for (frames, needle) in [(0, "frames"), (3, "frames"), (200, "frames")] {
-        let err = generate(&[Request::new("x", Length::Frames(frames))], &GenerateOptions::default()).unwrap_err();
+        let err = generate(
+            &[Request::new("x", Length::Frames(frames))],
+            &GenerateOptions::default(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains(needle), "{frames}: {err}");
     }
     for (opts, needle) in [
-        (GenerateOptions { steps: 0, ..Default::default() }, "steps"),
-        (GenerateOptions { temperature: 0.0, ..Default::default() }, "temperature"),
-        (GenerateOptions { cond_scale: f32::NAN, ..Default::default() }, "condScale"),
-        (GenerateOptions { topk: 1.0, ..Default::default() }, "topk"),
+        (
+            GenerateOptions {
+                steps: 0,
+                ..Default::default()
+            },
+            "steps",
+        ),
+        (
+            GenerateOptions {
+                temperature: 0.0,
+                ..Default::default()
+            },
+            "temperature",
+        ),
+        (
+            GenerateOptions {
+                cond_scale: f32::NAN,
+                ..Default::default()
+            },
+            "condScale",
+        ),
+        (
+            GenerateOptions {
+                topk: 1.0,
+                ..Default::default()
+            },
+            "topk",
+        ),
     ] {
         let err = generate(&ok, &opts).unwrap_err();
         assert!(err.to_string().contains(needle), "{err}");
     }
-    assert!(generate(&[], &GenerateOptions::default()).unwrap_err().to_string().contains("prompt"));
+    assert!(
+        generate(&[], &GenerateOptions::default())
+            .unwrap_err()
+            .to_string()
+            .contains("prompt")
+    );
 }
