@@ -50,7 +50,7 @@ if [ "$PROFILE" = release ] && [ "${MOMASK_WEB_WASM_OPT:-1}" != 0 ]; then
 fi
 
 step "package files (pkg-config/)"
-cp pkg-config/index.js pkg-config/index.d.ts pkg-config/host.js pkg-config/worker.js pkg-config/util.js pkg-config/README.md pkg/
+cp pkg-config/index.js pkg-config/index.d.ts pkg-config/host.js pkg-config/worker.js pkg-config/util.js pkg-config/viewer.js pkg-config/viewer.d.ts pkg-config/README.md pkg/
 version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
 node -e '
   const fs = require("fs");

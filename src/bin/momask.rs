@@ -33,6 +33,8 @@ enum Command {
     Bench(BenchArgs),
     /// Build the procedural motion corpus in the HumanML3D layout.
     Synth(SynthArgs),
+    /// Regenerate frame spans of a motion from a new text, keeping the rest.
+    Edit(EditArgs),
     /// Re-encode a bundle as f16, q8 or q4-mixed.
     Quantize(QuantizeArgs),
     /// Write a bundle of seeded random weights (official, kit or small sizes) for size and
@@ -50,6 +52,33 @@ struct RandomBundleArgs {
     /// CLIP's bpe_simple_vocab_16e6.txt.gz (stored in the bundle for the tokenizer).
     #[arg(long)]
     clip_vocab: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct EditArgs {
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: PathBuf,
+    /// The motion to edit: 263-d features (.npy, de-normalised), joints (.npy (F,22,3) or .json)
+    /// or a BVH file written by momask.
+    #[arg(long)]
+    source: PathBuf,
+    /// Frame ranges to regenerate, end exclusive: `40-80` or `0-32,120-160`.
+    #[arg(long)]
+    spans: String,
+    /// What the regenerated spans should show.
+    #[arg(long)]
+    text: String,
+    #[arg(long, default_value_t = 10107)]
+    seed: u64,
+    #[arg(long, default_value_t = 18)]
+    steps: usize,
+    #[arg(long)]
+    greedy: bool,
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    /// Output file: .bvh, .json or .npy (joints).
     #[arg(long)]
     out: PathBuf,
 }
@@ -189,6 +218,7 @@ fn main() -> ExitCode {
         Command::Convert(a) => run_convert(a),
         Command::Bench(a) => run_bench(a),
         Command::Synth(a) => run_synth(a),
+        Command::Edit(a) => run_edit(a),
         Command::Quantize(a) => run_quantize(a),
         Command::RandomBundle(a) => run_random_bundle(a),
     };
@@ -382,6 +412,113 @@ fn run_convert(a: ConvertArgs) -> Result<(), String> {
         },
         &header.content_hash[..16],
         started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Parses `a-b,c-d` frame spans.
+fn parse_spans(s: &str) -> Result<Vec<(usize, usize)>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (a, b) = p
+                .split_once('-')
+                .ok_or_else(|| format!("span '{p}' is not start-end"))?;
+            let a = a
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| format!("span '{p}': bad start"))?;
+            let b = b
+                .trim()
+                .parse::<usize>()
+                .map_err(|_| format!("span '{p}': bad end"))?;
+            Ok((a, b))
+        })
+        .collect()
+}
+
+/// Reads an edit source as de-normalised 263-d features.
+fn read_source_features(path: &Path) -> Result<Vec<f32>, String> {
+    use momask::motion::extract::joints_to_features;
+    use momask::motion::layout::HUMANML3D;
+    use momask::motion::skeleton::Skeleton;
+    let bytes = read_file(path)?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let joints = match ext.as_str() {
+        "npy" => {
+            let arr = momask::io::npy::NpyArray::from_bytes(&bytes).map_err(|e| e.to_string())?;
+            match arr.shape.as_slice() {
+                [_, d] if *d == HUMANML3D.dim => return arr.to_f32().map_err(|e| e.to_string()),
+                [_, 22, 3] => JointPositions::from_npy_bytes(&bytes).map_err(|e| e.to_string())?,
+                other => {
+                    return Err(format!(
+                        "{}: shape {other:?} is neither (F, 263) features nor (F, 22, 3) joints",
+                        path.display()
+                    ));
+                }
+            }
+        }
+        "json" => JointPositions::from_json(&String::from_utf8_lossy(&bytes)).map_err(|e| e.to_string())?,
+        "bvh" => {
+            let parsed = momask::motion::bvh::parse_bvh(&String::from_utf8_lossy(&bytes))
+                .map_err(|e| e.to_string())?;
+            let fk = parsed.fk_positions();
+            if fk.joints != 22 {
+                return Err(format!(
+                    "{}: {} joints; only momask's 22-joint BVH files can be edited",
+                    path.display(),
+                    fk.joints
+                ));
+            }
+            // BVH joint order → SMPL order.
+            let mut smpl = JointPositions::zeros(fk.frames, 22);
+            for t in 0..fk.frames {
+                for (smpl_j, &bvh_j) in momask::motion::bvh::RE_ORDER_INV.iter().enumerate() {
+                    smpl.set(t, smpl_j, fk.get(t, bvh_j));
+                }
+            }
+            smpl
+        }
+        other => {
+            return Err(format!(
+                "unknown source format '.{other}' (use .npy, .json or .bvh)"
+            ));
+        }
+    };
+    // A T-frame joint clip gives T−1 feature rows.
+    joints_to_features(&joints, &HUMANML3D, &Skeleton::humanml3d()).map_err(|e| e.to_string())
+}
+
+fn run_edit(a: EditArgs) -> Result<(), String> {
+    let spans = parse_spans(&a.spans)?;
+    let source = read_source_features(&a.source)?;
+    let backend: Backend = a.backend.parse().map_err(|e: Error| e.to_string())?;
+    let device = backend.device().map_err(|e| e.to_string())?;
+    let model = MoMask::from_bundle_bytes(&read_file(&a.model)?, &device)
+        .map_err(|e| format!("{}: {e}", a.model.display()))?;
+    let mut opts = momask::edit::EditOptions::default();
+    opts.generate.seed = a.seed;
+    opts.generate.steps = a.steps;
+    if a.greedy {
+        opts.generate.draw = Draw::Greedy;
+    }
+    let motion = Hooks::silent(|h| {
+        pollster::block_on(momask::edit::edit(
+            &model, &source, &spans, &a.text, &opts, h, None,
+        ))
+    })
+    .map_err(|e| e.to_string())?;
+    write_motion(&a.out, &motion.joints, true)?;
+    println!(
+        "edited {} frames ({} span(s)) → {}",
+        motion.frames(),
+        spans.len(),
+        a.out.display()
     );
     Ok(())
 }
