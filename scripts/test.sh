@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 setup_native_test_deps
+setup_minilm
 
 step() { printf '\n== %s ==\n' "$*"; }
 
@@ -16,7 +17,7 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --all-targets -- -D warnings
 
 step "cargo test (CPU + wgpu on lavapipe)"
-MOMASK_REQUIRE_WGPU=1 cargo test --all-targets -- --test-threads=1
+MOMASK_REQUIRE_WGPU=1 MOMASK_REQUIRE_MINILM=1 cargo test --all-targets -- --test-threads=1
 
 if [ -x scripts/test-web.sh ]; then
   step "browser tests"
