@@ -5,7 +5,7 @@
 //! Tensors are batch-first `[batch, seq, width]` here; the reference's sequence-first layout
 //! changes nothing numerically.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::activation::{gelu, sigmoid, softmax};
 use burn::tensor::{Bool, Tensor};
@@ -102,6 +102,65 @@ impl TransformerEncoderLayer {
         let ff = self.linear2.forward(gelu(self.linear1.forward(x.clone())));
         self.norm2.forward(x + ff)
     }
+}
+
+/// `nn.TransformerEncoder` (`seqTransEncoder`, no final norm) over `[prefix tokens; motion
+/// tokens]`. The `prefix` leading tokens (condition, layer index) are never padded keys; they are
+/// dropped from the output.
+#[derive(Module, Debug)]
+pub struct SeqTransEncoder {
+    pub layers: Vec<TransformerEncoderLayer>,
+}
+
+impl SeqTransEncoder {
+    pub fn load(
+        l: &mut Loader,
+        n_layers: usize,
+        d_model: usize,
+        n_heads: usize,
+        ff: usize,
+    ) -> Result<Self, LoadError> {
+        let layers = (0..n_layers)
+            .map(|i| {
+                TransformerEncoderLayer::load(
+                    &mut l.sub(&format!("seqTransEncoder.layers.{i}")),
+                    d_model,
+                    n_heads,
+                    ff,
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { layers })
+    }
+
+    /// `h: [B, prefix + N, D]`, `padding: [B, N]` (true = padded) → `[B, N, D]`.
+    pub fn forward(&self, mut h: Tensor<3>, prefix: usize, padding: Tensor<2, Bool>) -> Tensor<3> {
+        let [b, n] = padding.dims();
+        let keys = Tensor::cat(
+            vec![
+                Tensor::<2, Bool>::full([b, prefix], false, &padding.device()),
+                padding,
+            ],
+            1,
+        );
+        let bias = key_padding_bias(keys);
+        for layer in &self.layers {
+            h = layer.forward(h, Some(bias.clone()));
+        }
+        h.narrow(1, prefix, n)
+    }
+}
+
+/// The stored sinusoidal table `position_enc.pe` `(max_len, 1, latent)`, kept as `[max_len, latent]`.
+pub fn load_position_table(
+    l: &mut Loader,
+    max_len: usize,
+    latent: usize,
+) -> Result<Param<Tensor<2>>, LoadError> {
+    Ok(Param::from_tensor(
+        l.tensor("position_enc.pe", [max_len, 1, latent])?
+            .reshape([max_len, latent]),
+    ))
 }
 
 /// `OutputProcess_Bert`: dense → erf GELU → LayerNorm(eps 1e-12) → `poseFinal` (spec §3.5).

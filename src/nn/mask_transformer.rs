@@ -10,7 +10,7 @@ use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::{Bool, Int, Tensor};
 
-use super::attention::{OutputProcess, TransformerEncoderLayer, key_padding_bias};
+use super::attention::{OutputProcess, SeqTransEncoder, load_position_table};
 use super::weights::{LoadError, Loader};
 use crate::config::MaskTransformerConfig;
 
@@ -23,32 +23,19 @@ pub struct MaskTransformer {
     pub cond_emb: Linear,
     /// `position_enc.pe`, stored `(max_len, 1, latent)`, kept as `[max_len, latent]`.
     pub position_enc: Param<Tensor<2>>,
-    pub layers: Vec<TransformerEncoderLayer>,
+    pub seq_trans_encoder: SeqTransEncoder,
     pub output_process: OutputProcess,
 }
 
 impl MaskTransformer {
     pub fn load(l: &mut Loader, c: &MaskTransformerConfig) -> Result<Self, LoadError> {
         let token_emb = l.tensor("token_emb.weight", [c.num_tokens + 2, c.code_dim])?;
-        let pe = l
-            .tensor("position_enc.pe", [c.max_len, 1, c.latent_dim])?
-            .reshape([c.max_len, c.latent_dim]);
-        let layers = (0..c.n_layers)
-            .map(|i| {
-                TransformerEncoderLayer::load(
-                    &mut l.sub(&format!("seqTransEncoder.layers.{i}")),
-                    c.latent_dim,
-                    c.n_heads,
-                    c.ff_size,
-                )
-            })
-            .collect::<Result<_, _>>()?;
         Ok(Self {
             token_emb: Param::from_tensor(token_emb),
             pose_embedding: l.linear("input_process.poseEmbedding", c.code_dim, c.latent_dim, true)?,
             cond_emb: l.linear("cond_emb", c.clip_dim, c.latent_dim, true)?,
-            position_enc: Param::from_tensor(pe),
-            layers,
+            position_enc: load_position_table(l, c.max_len, c.latent_dim)?,
+            seq_trans_encoder: SeqTransEncoder::load(l, c.n_layers, c.latent_dim, c.n_heads, c.ff_size)?,
             output_process: OutputProcess::load(&mut l.sub("output_process"), c.latent_dim, c.num_tokens)?,
         })
     }
@@ -67,16 +54,10 @@ impl MaskTransformer {
         let latent = x.dims()[2];
         let x = x + self.position_enc.val().narrow(0, 0, n).reshape([1, n, latent]);
         let cond_token = self.cond_emb.forward(cond).reshape([b, 1, latent]);
-        let mut h = Tensor::cat(vec![cond_token, x], 1);
         // The condition token is never padded.
-        let keys = Tensor::cat(
-            vec![Tensor::<2, Bool>::full([b, 1], false, &padding.device()), padding],
-            1,
-        );
-        let bias = key_padding_bias(keys);
-        for layer in &self.layers {
-            h = layer.forward(h, Some(bias.clone()));
-        }
-        self.output_process.forward(h.narrow(1, 1, n))
+        let h = self
+            .seq_trans_encoder
+            .forward(Tensor::cat(vec![cond_token, x], 1), 1, padding);
+        self.output_process.forward(h)
     }
 }

@@ -9,7 +9,7 @@ use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::{Bool, Int, Tensor};
 
-use super::attention::{OutputProcess, TransformerEncoderLayer, key_padding_bias};
+use super::attention::{OutputProcess, SeqTransEncoder, load_position_table};
 use super::weights::{LoadError, Loader};
 use crate::config::ResidualTransformerConfig;
 
@@ -100,7 +100,7 @@ pub struct ResidualTransformer {
     pub quant_emb: Linear,
     pub cond_emb: Linear,
     pub position_enc: Param<Tensor<2>>,
-    pub layers: Vec<TransformerEncoderLayer>,
+    pub seq_trans_encoder: SeqTransEncoder,
     pub output_process: OutputProcess,
 }
 
@@ -126,26 +126,13 @@ impl ResidualTransformer {
                 output_bias: Param::from_tensor(l.tensor("output_proj_bias", [q, v1])?),
             })
         };
-        let pe = l
-            .tensor("position_enc.pe", [c.max_len, 1, c.latent_dim])?
-            .reshape([c.max_len, c.latent_dim]);
-        let layers = (0..c.n_layers)
-            .map(|i| {
-                TransformerEncoderLayer::load(
-                    &mut l.sub(&format!("seqTransEncoder.layers.{i}")),
-                    c.latent_dim,
-                    c.n_heads,
-                    c.ff_size,
-                )
-            })
-            .collect::<Result<_, _>>()?;
         Ok(Self {
             tables,
             pose_embedding: l.linear("input_process.poseEmbedding", cd, c.latent_dim, true)?,
             quant_emb: l.linear("quant_emb", q, c.latent_dim, true)?,
             cond_emb: l.linear("cond_emb", c.clip_dim, c.latent_dim, true)?,
-            position_enc: Param::from_tensor(pe),
-            layers,
+            position_enc: load_position_table(l, c.max_len, c.latent_dim)?,
+            seq_trans_encoder: SeqTransEncoder::load(l, c.n_layers, c.latent_dim, c.n_heads, c.ff_size)?,
             output_process: OutputProcess::load(&mut l.sub("output_process"), c.latent_dim, cd)?,
         })
     }
@@ -180,13 +167,10 @@ impl ResidualTransformer {
             .forward(Tensor::<1>::from_floats(onehot.as_slice(), &device).reshape([1, 1, num_q]))
             .repeat_dim(0, b);
         let cond_token = self.cond_emb.forward(cond).reshape([b, 1, latent]);
-        let mut h = Tensor::cat(vec![cond_token, q_token, x], 1);
-        let keys = Tensor::cat(vec![Tensor::<2, Bool>::full([b, 2], false, &device), padding], 1);
-        let bias = key_padding_bias(keys);
-        for layer in &self.layers {
-            h = layer.forward(h, Some(bias.clone()));
-        }
-        let y = self.output_process.forward(h.narrow(1, 2, n)); // [B, N, C]
+        let h = self
+            .seq_trans_encoder
+            .forward(Tensor::cat(vec![cond_token, q_token, x], 1), 2, padding);
+        let y = self.output_process.forward(h); // [B, N, C]
         let (w, out_bias) = self.tables.output_proj(q - 1); // [V+1, C]
         let logits = y.matmul(w.transpose().unsqueeze_dim::<3>(0));
         match out_bias {
