@@ -91,7 +91,13 @@ export interface ModelInfo {
   adapterName: string | null;
   /** Why the model is not on WebGPU although `auto`/`webgpu` was asked for. */
   fallbackReason: string | null;
-  textEncoder: string;
+  /** The bundle's text encoder: `clip` (official MoMask models, CLIP ViT-B/32) or `minilm`
+   * (the demo model, all-MiniLM-L6-v2). */
+  textEncoder: 'clip' | 'minilm';
+  /** Its tokenizer: CLIP's byte-level BPE or BERT's WordPiece. */
+  tokenizer: 'clip-bpe' | 'wordpiece';
+  /** Width of the text feature the model is conditioned on (512 for CLIP, 384 for MiniLM). */
+  textDim: number;
   format: string;
   version: string;
   quantization: string;

@@ -105,9 +105,10 @@ pub fn preset(name: &str) -> Result<ModelConfig, Error> {
         "official" | "humanml3d" | "t2m" => Ok(ModelConfig::humanml3d()),
         "kit" => Ok(ModelConfig::kit()),
         "small" | "fixture" => Ok(ModelConfig::fixture_small()),
+        "demo" => Ok(ModelConfig::demo()),
         other => Err(Error::invalid(
             "config",
-            format!("'{other}' is not one of official, kit, small"),
+            format!("'{other}' is not one of official, kit, small, demo"),
         )),
     }
 }
@@ -128,8 +129,16 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, Error> {
     }
     let device = cfg.backend.device()?;
     let model = MoMask::random(config, 1, &device)?;
-    // A typical 8-word prompt: SOT, 8 BPE ids, EOT ("a person walks forward and turns left.").
-    let prompt = vec![vec![49406, 320, 2533, 8192, 2342, 537, 3185, 1823, 269, 49407]];
+    // A typical 8-word prompt, "a person walks forward and turns left.": SOT, 8 BPE ids, EOT
+    // for CLIP; [CLS], 8 WordPiece ids, [SEP] for MiniLM.
+    let prompt = match model.config.text {
+        crate::config::TextEncoderConfig::Clip(_) => {
+            vec![vec![49406, 320, 2533, 8192, 2342, 537, 3185, 1823, 269, 49407]]
+        }
+        crate::config::TextEncoderConfig::MiniLm(_) => {
+            vec![vec![101, 1037, 2711, 7365, 2830, 1998, 4332, 2187, 1012, 102]]
+        }
+    };
     let opts = GenerateOptions {
         steps: cfg.steps,
         ..GenerateOptions::default()

@@ -1,10 +1,20 @@
 //! The model bundle: one self-describing safetensors file holding every network, the
 //! normalisation statistics and the tokenizer vocabulary.
 //!
-//! * Tensor names are `<network>.<reference key>`: `vq.*`, `mask.*`, `res.*`, `len.*`, `clip.*`,
-//!   plus `norm.mean`, `norm.std` and `tokenizer.clip_bpe_gz` (the gzipped BPE merges, U8).
+//! * Tensor names are `<network>.<reference key>`: `vq.*`, `mask.*`, `res.*`, `len.*`, the text
+//!   encoder's, plus `norm.mean`, `norm.std` and the tokenizer's vocabulary as one U8 tensor.
 //!   Weights keep the reference layouts (PyTorch `(out, in)`); [`crate::nn::weights::Loader`]
 //!   does the transposes at load time.
+//! * The text encoder is the one the config's `text` names (and the header's `text_encoder`):
+//!   - `"clip"` (official models): `clip.*` with the OpenAI CLIP state-dict keys of the text
+//!     tower, tokenizer `"clip-bpe"` in [`CLIP_BPE_TENSOR`] (`tokenizer.clip_bpe_gz`: CLIP's
+//!     `bpe_simple_vocab_16e6.txt.gz`, byte for byte);
+//!   - `"minilm"` (the demo model): `minilm.*` with Hugging Face `BertModel` keys
+//!     (`minilm.embeddings.word_embeddings.weight`, `minilm.encoder.layer.0.attention.self.query.weight`,
+//!     …; no `pooler.*`, no `embeddings.position_ids`), tokenizer `"wordpiece"` in
+//!     [`MINILM_TOKENIZER_TENSOR`] (`tokenizer.minilm_json_gz`: the model's Hugging Face
+//!     `tokenizer.json`, gzipped; read by [`crate::text::wordpiece::WordPieceTokenizer`], which
+//!     truncates to 256 tokens as sentence-transformers does).
 //! * The safetensors `__metadata__` holds one key, `momask`, whose value is the JSON
 //!   [`BundleHeader`]: format name and version, the full [`ModelConfig`], the text encoder and
 //!   tokenizer kinds, source-file hashes and the content hash.
@@ -20,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::config::ModelConfig;
+use crate::config::{ModelConfig, TextEncoderConfig};
 use crate::nn::weights::{LoadError, WeightSource};
 
 /// Format name written into every bundle.
@@ -32,6 +42,21 @@ pub const FORMAT_MINOR: u32 = 0;
 
 /// Tensor holding the gzipped CLIP BPE merges.
 pub const CLIP_BPE_TENSOR: &str = "tokenizer.clip_bpe_gz";
+/// Tensor holding MiniLM's gzipped Hugging Face `tokenizer.json` (WordPiece).
+pub const MINILM_TOKENIZER_TENSOR: &str = "tokenizer.minilm_json_gz";
+
+/// The U8 tensor holding the tokenizer vocabulary of a text encoder.
+pub fn tokenizer_tensor(text: &TextEncoderConfig) -> &'static str {
+    match text {
+        TextEncoderConfig::Clip(_) => CLIP_BPE_TENSOR,
+        TextEncoderConfig::MiniLm(_) => MINILM_TOKENIZER_TENSOR,
+    }
+}
+
+/// Prefix of the text encoder's weights in a bundle: `clip` or `minilm`.
+pub fn text_prefix(text: &TextEncoderConfig) -> &'static str {
+    text.kind()
+}
 
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum BundleError {
@@ -66,9 +91,11 @@ pub struct BundleHeader {
     /// `"major.minor"`.
     pub version: String,
     pub config: ModelConfig,
-    /// `"clip"` for the official models.
+    /// `"clip"` (official models) or `"minilm"` (the demo model); always the kind of
+    /// `config.text` (readers refuse a header where they disagree).
     pub text_encoder: String,
-    /// `"clip-bpe"`: the tensor [`CLIP_BPE_TENSOR`] holds the vocabulary.
+    /// `"clip-bpe"` (vocabulary in [`CLIP_BPE_TENSOR`]) or `"wordpiece"` (in
+    /// [`MINILM_TOKENIZER_TENSOR`]).
     pub tokenizer: String,
     /// Weight storage scheme of the bundle as a whole (`"f32"` from the converter).
     pub quantization: String,
@@ -89,10 +116,8 @@ impl BundleHeader {
         Self {
             format: FORMAT_NAME.into(),
             version: format!("{FORMAT_MAJOR}.{FORMAT_MINOR}"),
-            text_encoder: match config.text {
-                crate::config::TextEncoderConfig::Clip(_) => "clip".into(),
-            },
-            tokenizer: "clip-bpe".into(),
+            text_encoder: config.text.kind().into(),
+            tokenizer: config.text.tokenizer_kind().into(),
             config,
             quantization: quantization.into(),
             content_hash: String::new(),
@@ -123,6 +148,18 @@ impl BundleHeader {
                 supported: FORMAT_MAJOR,
             });
         }
+        let text = &self.config.text;
+        if self.text_encoder != text.kind() || self.tokenizer != text.tokenizer_kind() {
+            return Err(BundleError::BadHeader(format!(
+                "text_encoder '{}' / tokenizer '{}' disagree with the config's text encoder ('{}' / '{}')",
+                self.text_encoder,
+                self.tokenizer,
+                text.kind(),
+                text.tokenizer_kind()
+            )));
+        }
+        text.validate()
+            .map_err(|e| BundleError::BadHeader(format!("config.text: {e}")))?;
         Ok(())
     }
 }

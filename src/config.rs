@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::nn::minilm::MiniLmConfig;
+
 /// Rows of the positional table kept in bundles: the longest motion has 49 tokens, and the
 /// reference's 5000 rows would add 7.7 MB per transformer.
 pub const PE_ROWS: usize = 64;
@@ -67,7 +69,9 @@ pub struct MaskTransformerConfig {
     pub ff_size: usize,
     pub n_layers: usize,
     pub n_heads: usize,
-    /// Width of the text condition (512 for CLIP, 384 for MiniLM).
+    /// Width of the text feature the model is conditioned on ([`TextEncoderConfig::output_dim`]:
+    /// 512 for CLIP ViT-B/32, 384 for MiniLM). The name is the reference's (`clip_dim`), kept for
+    /// every text encoder.
     pub clip_dim: usize,
     /// Rows of the stored sinusoidal table (`position_enc.pe`); the reference stores 5000, the
     /// converter keeps [`PE_ROWS`] (a motion has at most 49 tokens).
@@ -84,6 +88,7 @@ pub struct ResidualTransformerConfig {
     pub ff_size: usize,
     pub n_layers: usize,
     pub n_heads: usize,
+    /// Width of the text feature (see [`MaskTransformerConfig::clip_dim`]).
     pub clip_dim: usize,
     pub num_quantizers: usize,
     /// `_sw` models tie the output projection of layer q to the embedding of layer q.
@@ -94,6 +99,7 @@ pub struct ResidualTransformerConfig {
 /// Length estimator configuration (spec §5); the hidden sizes are fixed by the reference.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LengthEstimatorConfig {
+    /// Width of the text feature it reads (the text encoder's output width).
     pub input_size: usize,
     /// Number of token-length classes (50: lengths 0..49 tokens).
     pub output_size: usize,
@@ -111,11 +117,17 @@ pub struct ClipTextConfig {
     pub embed_dim: usize,
 }
 
-/// The frozen text encoder a model is conditioned on.
+/// The frozen text encoder a model is conditioned on. In JSON (bundle headers) it is an object
+/// tagged by `kind`: `{"kind": "clip", …ClipTextConfig}` or `{"kind": "minilm", …MiniLmConfig}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum TextEncoderConfig {
+    /// OpenAI CLIP's text tower (the official models): BPE tokens, run up to EOT, 512-d.
     Clip(ClipTextConfig),
+    /// sentence-transformers' all-MiniLM-L6-v2 (our demo model): WordPiece tokens, BERT, mean
+    /// pooling over the real tokens, L2 normalisation, 384-d.
+    #[serde(rename = "minilm")]
+    MiniLm(MiniLmConfig),
 }
 
 impl TextEncoderConfig {
@@ -123,6 +135,56 @@ impl TextEncoderConfig {
     pub fn output_dim(&self) -> usize {
         match self {
             Self::Clip(c) => c.embed_dim,
+            Self::MiniLm(c) => c.output_dim(),
+        }
+    }
+
+    /// The name written into bundle headers (`text_encoder`): `"clip"` or `"minilm"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Clip(_) => "clip",
+            Self::MiniLm(_) => "minilm",
+        }
+    }
+
+    /// The tokenizer this encoder reads (`tokenizer` in bundle headers): `"clip-bpe"` or
+    /// `"wordpiece"`.
+    pub fn tokenizer_kind(&self) -> &'static str {
+        match self {
+            Self::Clip(_) => "clip-bpe",
+            Self::MiniLm(_) => "wordpiece",
+        }
+    }
+
+    /// Checks the sizes that the networks would otherwise trip over at run time (zero sizes,
+    /// widths not divisible by the head count). Bundle headers are untrusted input.
+    pub fn validate(&self) -> Result<(), String> {
+        let (width, heads, what) = match self {
+            Self::Clip(c) => (c.width, c.heads, "clip"),
+            Self::MiniLm(c) => (c.hidden, c.heads, "minilm"),
+        };
+        if width == 0 || heads == 0 || !width.is_multiple_of(heads) {
+            return Err(format!(
+                "{what}: width {width} is not a positive multiple of {heads} heads"
+            ));
+        }
+        match self {
+            Self::Clip(c) if c.vocab_size == 0 || c.context_length == 0 || c.embed_dim == 0 => {
+                Err("clip: vocab_size, context_length and embed_dim must be positive".into())
+            }
+            Self::MiniLm(c)
+                if c.vocab_size == 0
+                    || c.max_position < 2
+                    || c.type_vocab == 0
+                    || c.intermediate == 0
+                    || !c.layer_norm_eps.is_finite()
+                    || c.layer_norm_eps <= 0.0 =>
+            {
+                Err("minilm: vocab_size, intermediate, type_vocab must be positive, \
+                     max_position at least 2 and layer_norm_eps positive"
+                    .into())
+            }
+            _ => Ok(()),
         }
     }
 }
@@ -223,7 +285,14 @@ impl ModelConfig {
         Self::with_sizes(Dataset::T2m, vq, 64, 128, 2, 2, clip)
     }
 
-    /// Shared constructor: both transformers get the same sizes, as in every official model.
+    /// Our own demo model (trained on the procedural corpus, see [`crate::synth`]): the
+    /// [`DEMO_SIZES`] networks on all-MiniLM-L6-v2 text features, HumanML3D's 263-d layout.
+    pub fn demo() -> Self {
+        DEMO_SIZES.config()
+    }
+
+    /// Shared constructor with the CLIP ViT-B/32-style text tower `clip`; see
+    /// [`ModelConfig::with_text`].
     pub fn with_sizes(
         dataset: Dataset,
         vq: VqConfig,
@@ -233,7 +302,30 @@ impl ModelConfig {
         n_heads: usize,
         clip: ClipTextConfig,
     ) -> Self {
-        let clip_dim = clip.embed_dim;
+        Self::with_text(
+            dataset,
+            vq,
+            latent_dim,
+            ff_size,
+            n_layers,
+            n_heads,
+            TextEncoderConfig::Clip(clip),
+        )
+    }
+
+    /// Shared constructor: both transformers get the same sizes (residual transformer `_sw`),
+    /// as in every official model, 196-frame motions, a 50-class length estimator, and every
+    /// text width (`clip_dim`, the estimator's input) set to `text.output_dim()`.
+    pub fn with_text(
+        dataset: Dataset,
+        vq: VqConfig,
+        latent_dim: usize,
+        ff_size: usize,
+        n_layers: usize,
+        n_heads: usize,
+        text: TextEncoderConfig,
+    ) -> Self {
+        let clip_dim = text.output_dim();
         Self {
             dataset,
             max_motion_length: 196,
@@ -263,7 +355,7 @@ impl ModelConfig {
                 input_size: clip_dim,
                 output_size: 50,
             }),
-            text: TextEncoderConfig::Clip(clip),
+            text,
             vq,
         }
     }
@@ -271,6 +363,79 @@ impl ModelConfig {
     /// Tokens in the longest motion (196 / 4 = 49).
     pub fn max_tokens(&self) -> usize {
         self.max_motion_length / self.vq.unit_length()
+    }
+}
+
+/// Sizes of the demo model, in one place (the trainer may tune them): the networks
+/// [`ModelConfig::demo`] builds. Everything else (MiniLM text encoder, 263-d HumanML3D layout,
+/// 196-frame motions, ReLU VQ, `_sw` residual transformer, length estimator) is fixed there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoSizes {
+    /// Codes per codebook (`nb_code`).
+    pub nb_code: usize,
+    /// Code and latent width of the VQ-VAE (`code_dim`).
+    pub code_dim: usize,
+    /// Conv channel width of the VQ-VAE (`width`).
+    pub width: usize,
+    /// ×`stride_t` down-sampling stages: frames per token = `stride_t^down_t`.
+    pub down_t: usize,
+    pub stride_t: usize,
+    /// Residual blocks per VQ stage (`depth`).
+    pub depth: usize,
+    pub dilation_growth_rate: usize,
+    /// Residual quantizer layers (Q).
+    pub num_quantizers: usize,
+    /// Both transformers: width, feed-forward width, layers, heads.
+    pub latent_dim: usize,
+    pub ff_size: usize,
+    pub n_layers: usize,
+    pub n_heads: usize,
+}
+
+/// The demo model's sizes: RVQ 4×256×128 (width 128, 2 stages of ×2 → 4 frames per token,
+/// depth 2, dilation growth 3, ReLU); transformers 128 wide, ff 384, 3 layers, 4 heads.
+pub const DEMO_SIZES: DemoSizes = DemoSizes {
+    nb_code: 256,
+    code_dim: 128,
+    width: 128,
+    down_t: 2,
+    stride_t: 2,
+    depth: 2,
+    dilation_growth_rate: 3,
+    num_quantizers: 4,
+    latent_dim: 128,
+    ff_size: 384,
+    n_layers: 3,
+    n_heads: 4,
+};
+
+impl DemoSizes {
+    /// The demo [`ModelConfig`] with these sizes: MiniLM text encoder (384-d features),
+    /// HumanML3D 263-d layout, `max_motion_length` 196, `_sw` residual transformer, length
+    /// estimator on the 384-d feature.
+    pub fn config(&self) -> ModelConfig {
+        let dataset = Dataset::T2m;
+        let vq = VqConfig {
+            dim_pose: dataset.dim_pose(),
+            nb_code: self.nb_code,
+            code_dim: self.code_dim,
+            width: self.width,
+            down_t: self.down_t,
+            stride_t: self.stride_t,
+            depth: self.depth,
+            dilation_growth_rate: self.dilation_growth_rate,
+            vq_act: VqActivation::Relu,
+            num_quantizers: self.num_quantizers,
+        };
+        ModelConfig::with_text(
+            dataset,
+            vq,
+            self.latent_dim,
+            self.ff_size,
+            self.n_layers,
+            self.n_heads,
+            TextEncoderConfig::MiniLm(MiniLmConfig::all_minilm_l6_v2()),
+        )
     }
 }
 
@@ -304,8 +469,33 @@ mod tests {
 
     #[test]
     fn config_round_trips_through_json() {
-        let c = ModelConfig::fixture_small();
-        let json = serde_json::to_string(&c).unwrap();
-        assert_eq!(serde_json::from_str::<ModelConfig>(&json).unwrap(), c);
+        for c in [ModelConfig::fixture_small(), ModelConfig::demo()] {
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(serde_json::from_str::<ModelConfig>(&json).unwrap(), c);
+        }
+        let json = serde_json::to_value(ModelConfig::demo()).unwrap();
+        assert_eq!(json["text"]["kind"], "minilm");
+        assert_eq!(json["text"]["hidden"], 384);
+    }
+
+    #[test]
+    fn demo_preset_matches_its_sizes() {
+        let c = ModelConfig::demo();
+        assert_eq!(c.text.output_dim(), 384);
+        assert_eq!(c.text.kind(), "minilm");
+        assert_eq!((c.mask.clip_dim, c.res.clip_dim), (384, 384));
+        assert_eq!(c.length_estimator.as_ref().map(|l| l.input_size), Some(384));
+        assert_eq!(c.vq.unit_length(), 4);
+        assert_eq!(c.max_tokens(), 49);
+        assert_eq!(c.vq.dilations(), vec![3, 1]);
+        assert_eq!((c.vq.nb_code, c.vq.code_dim, c.vq.num_quantizers), (256, 128, 4));
+        assert_eq!(
+            (c.mask.latent_dim, c.mask.ff_size, c.mask.n_layers, c.mask.n_heads),
+            (128, 384, 3, 4)
+        );
+        assert_eq!(c.res.latent_dim, c.mask.latent_dim);
+        assert!(c.res.share_weight);
+        assert_eq!(c.dataset.dim_pose(), 263);
+        assert!(c.text.validate().is_ok());
     }
 }

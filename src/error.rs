@@ -7,6 +7,7 @@ use crate::io::npy::NpyError;
 use crate::motion::MotionError;
 use crate::nn::weights::LoadError;
 use crate::text::TokenizerError;
+use crate::text::wordpiece::WordPieceError;
 
 #[derive(Debug, Error)]
 pub enum Error {
@@ -14,8 +15,12 @@ pub enum Error {
     Bundle(#[from] BundleError),
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The CLIP tokenizer's vocabulary is unusable.
     #[error(transparent)]
     Tokenizer(#[from] TokenizerError),
+    /// The WordPiece (MiniLM) tokenizer's vocabulary is unusable.
+    #[error("wordpiece tokenizer: {0}")]
+    WordPiece(#[from] WordPieceError),
     #[error(transparent)]
     Motion(#[from] MotionError),
     #[error(transparent)]

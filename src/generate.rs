@@ -1,7 +1,8 @@
 //! Text → motion: the full MoMask sampling pipeline (spec §3.7, §4.5, §9.1).
 //!
 //! ```text
-//! text ─tokenize─▶ CLIP (once, up to EOT) ─▶ length (given, or length estimator)
+//! text ─tokenize─▶ text encoder (CLIP once, up to EOT; or MiniLM: mean pool + L2 norm)
+//!      ─▶ length (given, or length estimator)
 //!      ─▶ mask-predict over the base layer: S steps, cosine schedule, CFG (cond+uncond as one batch of 2B)
 //!      ─▶ residual layers 1..Q−1, one CFG pass each
 //!      ─▶ VQ decode ─▶ de-normalise ─▶ recover_from_ric ─▶ joints (frames, 22, 3)
@@ -191,7 +192,8 @@ impl Hooks<'_> {
 /// Intermediate values of one generation, for parity tests and debugging.
 #[derive(Debug, Default, Clone)]
 pub struct Trace {
-    /// CLIP token rows (with SOT/EOT, unpadded).
+    /// Text token rows as the model's tokenizer gives them, unpadded: CLIP BPE ids with
+    /// SOT/EOT, or MiniLM WordPiece ids with `[CLS]`/`[SEP]` (the name is historical).
     pub clip_tokens: Vec<Vec<u32>>,
     /// Text features `[B, clip_dim]`.
     pub text_features: Vec<f32>,

@@ -6,9 +6,17 @@
 //!   `(in, out)`, so it is scaled per column) — `w ≈ scale · q`, `q ∈ [−127, 127]`.
 //! * `q4-mixed`: 4-bit symmetric blocks of [`Q4_BLOCK`] values with one f16 scale each
 //!   (`q ∈ [−7, 7]`, two per byte) for every weight matrix, except the codebooks and the VQ
-//!   decoder's output layer, which stay q8: their errors land on the features directly.
+//!   decoder's output layer, which stay q8: their errors land on the features directly; and
+//!   except MiniLM (`minilm.*`), which stays q8: at 4 bits its sentence embeddings drift to a
+//!   cosine distance of ~0.16 from f32 (q8: ≤ 3.5e-3; see `tests/minilm.rs`).
 //!
-//! Normalisation statistics, biases, LayerNorm parameters and positional tables always stay f32.
+//! Text encoders are quantized like every other network: CLIP's and MiniLM's (`minilm.*`) token
+//! embedding tables per row (one scale per token) and their Linear weights per output row
+//! (MiniLM's `query`/`key`/`value`/`dense` are Hugging Face `(out, in)`).
+//!
+//! Normalisation statistics, biases, LayerNorm parameters and positional tables (MoMask's
+//! `position_enc.pe`, CLIP's `positional_embedding`, MiniLM's `position_embeddings` and its
+//! 2-row `token_type_embeddings`, which is added to every token) always stay f32.
 //! Quantized tensors keep their name; the header's `quantized` map gives the scheme and the
 //! original shape, and the scales live in `<name>.__scales`. Everything is dequantized to f32 at
 //! load time on the target device (see [`dequantize`]).
@@ -78,6 +86,8 @@ fn keep_f32(name: &str, shape: &[usize]) -> bool {
         || name.starts_with("norm.")
         || name.ends_with("position_enc.pe")
         || name.ends_with("positional_embedding")
+        || name.ends_with("embeddings.position_embeddings.weight")
+        || name.ends_with("embeddings.token_type_embeddings.weight")
 }
 
 /// Per-tensor choice of a scheme. `decoder_out` names the VQ decoder's output conv.
@@ -87,7 +97,11 @@ fn choose(scheme: Scheme, name: &str, decoder_out: &str) -> &'static str {
         Scheme::F16 => "f16",
         Scheme::Q8 => "q8",
         // Codebooks and the decoder's output layer write the features directly: 8 bits.
-        Scheme::Q4Mixed if name.starts_with("vq.quantizer.") || name == decoder_out => "q8",
+        Scheme::Q4Mixed
+            if name.starts_with("vq.quantizer.") || name == decoder_out || name.starts_with("minilm.") =>
+        {
+            "q8"
+        }
         Scheme::Q4Mixed => "q4",
     }
 }

@@ -233,3 +233,43 @@ fn quantized_bundles_load_and_stay_close_to_f32() {
         "{err}"
     );
 }
+
+#[test]
+fn clip_bundles_name_their_text_encoder_and_disagreeing_headers_are_refused() {
+    let bytes = small_bundle();
+    let header = read_header(bytes).unwrap();
+    assert_eq!(
+        (header.text_encoder.as_str(), header.tokenizer.as_str()),
+        ("clip", "clip-bpe")
+    );
+    let model = load(bytes).unwrap();
+    assert_eq!(model.text_encoder.kind(), "clip");
+    assert_eq!(model.tokenizer.as_ref().map(|t| t.kind()), Some("clip-bpe"));
+
+    // A header claiming MiniLM over a CLIP config is refused before any tensor is read.
+    let (mut header, tensors) = parts();
+    header.text_encoder = "minilm".into();
+    header.tokenizer = "wordpiece".into();
+    let err = load(&write_bundle(header, &tensors).unwrap()).unwrap_err();
+    assert!(matches!(err, Error::Bundle(BundleError::BadHeader(_))), "{err}");
+
+    // A MiniLM config over CLIP tensors: the WordPiece vocabulary tensor is missing.
+    let (header, tensors) = parts();
+    let mut config = header.config;
+    config.text = momask::config::TextEncoderConfig::MiniLm(momask::config::MiniLmConfig::all_minilm_l6_v2());
+    let header = BundleHeader::new(config, "f32");
+    let err = load(&write_bundle(header, &tensors).unwrap()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Bundle(BundleError::MissingTensor(n)) if n == "tokenizer.minilm_json_gz"),
+        "{err}"
+    );
+
+    // Text widths that disagree with the encoder's output are a typed error, not a panic.
+    let (mut header, tensors) = parts();
+    header.config.mask.clip_dim += 1;
+    let err = load(&write_bundle(header, &tensors).unwrap()).unwrap_err();
+    assert!(
+        matches!(&err, Error::Load(LoadError::Bad { name, .. }) if name == "config.mask.clip_dim"),
+        "{err}"
+    );
+}

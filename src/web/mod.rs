@@ -5,7 +5,8 @@
 //!
 //! * [`Model::load`]: bytes + `{ backend: "auto" | "webgpu" | "cpu" }` → a model on WebGPU
 //!   (burn-wgpu, async init and async read-backs only) or on the CPU (burn-flex), with the
-//!   reason for any fallback in [`Model::info`].
+//!   reason for any fallback in [`Model::info`]. Any bundle loads: CLIP-conditioned (official)
+//!   or MiniLM-conditioned (the demo model); `info.textEncoder` says which.
 //! * [`Model::generate`]: prompts + options (serde-wasm-bindgen; wrong types and ranges are
 //!   rejected with messages naming the option) → plain JS objects with `Float32Array` joints.
 //! * [`joints_to_bvh`], [`read_header`], [`version`].
@@ -146,7 +147,12 @@ pub struct Info {
     pub adapter_name: Option<String>,
     /// Why the model is not on WebGPU although `auto`/`webgpu` was asked for.
     pub fallback_reason: Option<String>,
+    /// `"clip"` (official models) or `"minilm"` (the demo model), from the bundle header.
     pub text_encoder: String,
+    /// `"clip-bpe"` or `"wordpiece"`.
+    pub tokenizer: String,
+    /// Width of the text feature (512 for CLIP, 384 for MiniLM).
+    pub text_dim: usize,
     pub format: String,
     pub version: String,
     pub quantization: String,
@@ -278,6 +284,8 @@ impl Model {
                 fallback_reason
             },
             text_encoder: header.text_encoder.clone(),
+            tokenizer: header.tokenizer.clone(),
+            text_dim: model.config.text.output_dim(),
             format: header.format.clone(),
             version: header.version.clone(),
             quantization: header.quantization.clone(),
