@@ -29,10 +29,14 @@ pub mod text;
 pub mod convert;
 #[cfg(feature = "native")]
 pub mod converter;
+#[cfg(feature = "train")]
+pub mod eval;
 #[cfg(feature = "native")]
 pub mod synth;
 #[cfg(feature = "native")]
 pub mod synth_cli;
+#[cfg(feature = "train")]
+pub mod train;
 
 pub use config::ModelConfig;
 pub use error::Error;

@@ -40,6 +40,15 @@ enum Command {
     /// Write a bundle of seeded random weights (official, kit or small sizes) for size and
     /// speed measurements without the official files.
     RandomBundle(RandomBundleArgs),
+    /// Train one stage (vq, mask, res, len) on a HumanML3D-layout dataset.
+    #[cfg(feature = "train")]
+    Train(momask::train::cli::TrainArgs),
+    /// Assemble trained stages + MiniLM into one (quantized) bundle.
+    #[cfg(feature = "train")]
+    Bundle(momask::train::cli::BundleArgs),
+    /// Spec §8's metrics of a model on a split, with a trained evaluator.
+    #[cfg(feature = "train")]
+    Eval(momask::train::cli::EvalArgs),
 }
 
 #[derive(Args)]
@@ -225,6 +234,12 @@ fn main() -> ExitCode {
         Command::Edit(a) => run_edit(a),
         Command::Quantize(a) => run_quantize(a),
         Command::RandomBundle(a) => run_random_bundle(a),
+        #[cfg(feature = "train")]
+        Command::Train(a) => momask::train::cli::run_train(a),
+        #[cfg(feature = "train")]
+        Command::Bundle(a) => momask::train::cli::run_bundle(a),
+        #[cfg(feature = "train")]
+        Command::Eval(a) => momask::train::cli::run_eval(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
