@@ -110,6 +110,18 @@ struct QuantizeArgs {
 /// Default model shipped with the repository (the demo model, a q8 bundle).
 const DEFAULT_MODEL: &str = "assets/momask-demo.safetensors";
 
+/// The bundle to load: `path` as given, except that the default model is also found from
+/// outside the repository (next to the crate the binary was built from).
+fn model_path(path: &Path) -> PathBuf {
+    if path == Path::new(DEFAULT_MODEL) && !path.exists() {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_MODEL);
+        if shipped.exists() {
+            return shipped;
+        }
+    }
+    path.to_path_buf()
+}
+
 #[derive(Args)]
 struct GenerateArgs {
     /// Model bundle (.safetensors) written by `momask convert` / `momask quantize`.
@@ -349,7 +361,7 @@ fn run_generate(a: GenerateArgs) -> Result<(), String> {
     let backend: Backend = a.backend.parse().map_err(|e: Error| e.to_string())?;
     let device = backend.device().map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let bytes = read_file(&a.model)?;
+    let bytes = read_file(&model_path(&a.model))?;
     let model =
         MoMask::from_bundle_bytes(&bytes, &device).map_err(|e| format!("{}: {e}", a.model.display()))?;
     eprintln!(
@@ -518,7 +530,7 @@ fn run_edit(a: EditArgs) -> Result<(), String> {
     let source = read_source_features(&a.source)?;
     let backend: Backend = a.backend.parse().map_err(|e: Error| e.to_string())?;
     let device = backend.device().map_err(|e| e.to_string())?;
-    let model = MoMask::from_bundle_bytes(&read_file(&a.model)?, &device)
+    let model = MoMask::from_bundle_bytes(&read_file(&model_path(&a.model))?, &device)
         .map_err(|e| format!("{}: {e}", a.model.display()))?;
     let mut opts = momask::edit::EditOptions::default();
     opts.generate.seed = a.seed;
