@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Browser tests: builds the package and pages (scripts/build-web.sh), the native CLI, a bundle
-# from the small fixture and native reference joints (`momask generate --greedy`), then drives
+# from the small fixture (CLIP), a random-weight q8 bundle of the demo configuration (MiniLM;
+# needs MOMASK_MINILM_DIR, set by setup_minilm) and native reference joints
+# (`momask generate --greedy`), then drives
 # headless Debian Chromium (playwright-core, --enable-unsafe-webgpu: WebGPU on SwiftShader) through
 # tests-web/run.mjs. Ends with one line `N passed, M failed`.
 #
@@ -36,6 +38,19 @@ fi
 "$CLI" generate --model "$BUNDLE" --text "a person walks forward" --frames 40 --greedy --out "$OUT/ref_walk_40.json" >/dev/null
 "$CLI" generate --model "$BUNDLE" --text "someone jumps up and down twice" --frames auto --greedy --out "$OUT/ref_jump_auto.json" >/dev/null
 "$CLI" generate --model "$BUNDLE" --text "a person walks forward" --frames 40 --greedy --out "$OUT/ref_walk_40.bvh" >/dev/null
+
+# The demo configuration (MiniLM text encoder, WordPiece tokenizer) with random weights,
+# quantized to q8 like the shipped demo model (its f32 form is ~100 MB), and its references.
+[ -n "${MOMASK_MINILM_DIR:-}" ] || setup_minilm
+DEMO="$OUT/demo-q8.safetensors"
+if [ ! -s "$DEMO" ] || [ "$CLI" -nt "$DEMO" ]; then
+  "$CLI" random-bundle --config demo --seed 5 --minilm-dir "$MOMASK_MINILM_DIR" --out "$OUT/demo-f32.safetensors"
+  "$CLI" quantize --in "$OUT/demo-f32.safetensors" --out "$DEMO" --scheme q8
+  rm -f "$OUT/demo-f32.safetensors"
+fi
+"$CLI" generate --model "$DEMO" --text "a person walks forward and waves" --frames 40 --greedy --out "$OUT/ref_demo_walk_40.json" >/dev/null
+"$CLI" generate --model "$DEMO" --text "someone jumps up and down twice" --frames auto --greedy --out "$OUT/ref_demo_jump_auto.json" >/dev/null
+"$CLI" generate --model "$DEMO" --text "Ein Mensch läuft VORWÄRTS, dann 跳 — 🙂 [SEP] waves" --frames 20 --greedy --out "$OUT/ref_demo_unicode_20.json" >/dev/null
 
 printf '\n== browser tests ==\n'
 node tests-web/run.mjs --dist www/dist --fixtures "$OUT"

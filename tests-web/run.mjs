@@ -4,7 +4,8 @@
 //
 //   node tests-web/run.mjs --dist www/dist --fixtures target/web-test [--filter a,b] [--chromium path]
 //
-// Fixtures (written by scripts/test-web.sh): small.safetensors (the small test model) and native
+// Fixtures (written by scripts/test-web.sh): small.safetensors (the small test model, CLIP),
+// demo-q8.safetensors (the demo configuration with MiniLM, random weights, q8) and native
 // reference joints from `momask generate --greedy --out ref_*.json`.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -62,6 +63,14 @@ const walkRef = lazyRef('ref_walk_40.json');
 const jumpRef = lazyRef('ref_jump_auto.json');
 const WALK = { text: 'a person walks forward', frames: 40, get ref() { return walkRef(); } };
 const JUMP = { text: 'someone jumps up and down twice', frames: 'auto', get ref() { return jumpRef(); } };
+// The demo configuration (MiniLM text encoder, WordPiece tokenizer), random weights, q8.
+const DEMO_BUNDLE = '/fixtures/demo-q8.safetensors';
+const demoRefs = { walk: lazyRef('ref_demo_walk_40.json'), jump: lazyRef('ref_demo_jump_auto.json'), unicode: lazyRef('ref_demo_unicode_20.json') };
+const DEMO = [
+  { label: 'walk, 40 frames', text: 'a person walks forward and waves', frames: 40, ref: demoRefs.walk },
+  { label: 'jump, auto length', text: 'someone jumps up and down twice', frames: 'auto', ref: demoRefs.jump },
+  { label: 'accents, CJK, emoji, a special token', text: 'Ein Mensch läuft VORWÄRTS, dann 跳 — 🙂 [SEP] waves', frames: 20, ref: demoRefs.unicode },
+];
 
 /** A fresh browser context (own Cache Storage) with the test page open. */
 async function open(t, { server = plain, page: pageName = 'test.html', initScript, query = '' } = {}) {
@@ -167,6 +176,102 @@ test('webgpu (SwiftShader) joints equal native', 300_000, async (t) => {
   const d2 = expectParity(r2, JUMP.ref, 'webgpu auto');
   notes.push(`webgpu vs native max |Δ| = ${d.toExponential(2)} (walk), ${d2.toExponential(2)} (jump, auto)`);
   assert(r2.backend === 'webgpu', 'still on webgpu');
+});
+
+async function demoParity(t, backend) {
+  const { page } = await open(t);
+  const t0 = Date.now();
+  const info = await loadModel(page, { backend }, DEMO_BUNDLE);
+  const loadS = (Date.now() - t0) / 1000;
+  assert(info.backend === backend, `expected ${backend}, got ${info.backend} (${info.fallbackReason})`);
+  assert(info.textEncoder === 'minilm' && info.tokenizer === 'wordpiece' && info.textDim === 384, `text encoder: ${info.textEncoder} / ${info.tokenizer} / ${info.textDim}`);
+  assert(info.quantization === 'q8' && info.hasLengthEstimator && info.sizes.joints === 22, `info: ${info.quantization}, estimator ${info.hasLengthEstimator}`);
+  const diffs = [];
+  for (const c of DEMO) {
+    const r = await generate(page, c.text, { frames: c.frames, greedy: true });
+    diffs.push(`${expectParity(r, c.ref(), `${backend} ${c.label}`).toExponential(2)} (${c.label})`);
+  }
+  notes.push(`minilm q8 (${(info.sizes.bytes / 1e6).toFixed(1)} MB) on ${backend}: loaded in ${loadS.toFixed(1)} s; vs native max |Δ| = ${diffs.join(', ')}`);
+  return page;
+}
+
+test('minilm (demo config, q8): cpu (wasm) joints equal native', 180_000, async (t) => {
+  const page = await demoParity(t, 'cpu');
+  // Prompts at the tokenizer's edges: far beyond 256 pieces (cut), only control characters,
+  // only punctuation. They generate (or reject with a named error), never crash the instance.
+  const odd = await page.evaluate(async () => {
+    const out = [];
+    for (const text of ['a person walks forward and waves '.repeat(200), '\u0000\u0001\u200b\ufffd', '?!…', 'ＡＢＣ ｐｅｒｓｏｎ', '[CLS] [PAD] [MASK] [UNK]']) {
+      try {
+        const m = await window.model.generate(text, { frames: 8, greedy: true });
+        out.push({ ok: m.frames === 8 && m.joints.every(Number.isFinite) });
+      } catch (e) {
+        out.push({ name: e.name, message: e.message });
+      }
+    }
+    return out;
+  });
+  assert(odd.every((o) => o.ok === true || (o.name && o.name !== 'MoMaskPanic')), `odd prompts: ${JSON.stringify(odd)}`);
+  const again = await generate(page, DEMO[0].text, { frames: 40, greedy: true });
+  expectParity(again, DEMO[0].ref(), 'cpu after odd prompts');
+});
+
+test('minilm (demo config, q8): webgpu (SwiftShader) joints equal native', 300_000, async (t) => {
+  await demoParity(t, 'webgpu');
+});
+
+test('minilm bundles with an inconsistent header reject with clear messages', 120_000, async (t) => {
+  const { page } = await open(t);
+  // The content hash covers the tensors, not the JSON header: edit the header, keep the tensors.
+  const cases = [
+    ['', null],
+    ['m.config.text.heads = 7', /bundle header is invalid: config\.text: minilm: width 384 is not a positive multiple of 7 heads/],
+    ['m.config.text.layer_norm_eps = -1', /config\.text: minilm/],
+    ['m.text_encoder = "clip"', /disagree with the config's text encoder/],
+    ['m.tokenizer = "clip-bpe"', /disagree with the config's text encoder/],
+    ['m.config.text.kind = "bert"', /bundle header is invalid/],
+    ['m.config.text.hidden = 768', /768|384/],
+    ['m.config.text.max_position = 128', /minilm\.embeddings\.position_embeddings\.weight/],
+    ['m.config.text.vocab_size = 1000', /1000/],
+    ['m.config.text.layers = 7', /minilm\.encoder\.layer\.6/],
+    ['m.config.text.layers = 5', /minilm\.encoder\.layer\.5/],
+    ['m.config.text.intermediate = 1024', /minilm\.encoder\.layer\.0\.intermediate/],
+    ['m.config.mask.clip_dim = 512', /clip_dim/],
+  ];
+  const out = await page.evaluate(
+    async ({ url, edits }) => {
+      const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
+      const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+      const outer = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+      const res = [];
+      for (const edit of edits) {
+        const m = JSON.parse(outer.__metadata__.momask);
+        new Function('m', edit)(m);
+        let header = JSON.stringify({ ...outer, __metadata__: { ...outer.__metadata__, momask: JSON.stringify(m) } });
+        header += ' '.repeat((8 - (header.length % 8)) % 8);
+        const h = new TextEncoder().encode(header);
+        const file = new Uint8Array(8 + h.length + bytes.length - 8 - n);
+        new DataView(file.buffer).setBigUint64(0, BigInt(h.length), true);
+        file.set(h, 8);
+        file.set(bytes.subarray(8 + n), 8 + h.length);
+        try {
+          const model = await MoMask.load(file, { backend: 'cpu' });
+          model.dispose();
+          res.push(null);
+        } catch (e) {
+          res.push({ name: e.name, message: e.message });
+        }
+      }
+      return res;
+    },
+    { url: DEMO_BUNDLE, edits: cases.map((c) => c[0]) },
+  );
+  cases.forEach(([edit, re], i) => {
+    const e = out[i];
+    if (!re) return assert(e === null, `the unedited header should load: ${JSON.stringify(e)}`);
+    assert(e && e.name === 'MoMaskError' && re.test(e.message), `${edit}: ${JSON.stringify(e)}`);
+    t.log.push(`  ${edit}: ${e.name}: ${e.message}`);
+  });
 });
 
 test('auto on a software adapter falls back to cpu with a reason', 120_000, async (t) => {

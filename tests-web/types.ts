@@ -16,6 +16,9 @@ async function usage(): Promise<void> {
   const info: ModelInfo = model.info;
   const reason: string | null = info.fallbackReason;
   const backend: 'webgpu' | 'cpu' = info.backend;
+  const encoder: 'clip' | 'minilm' = info.textEncoder;
+  const tokenizer: 'clip-bpe' | 'wordpiece' = info.tokenizer;
+  const textDim: number = info.textDim;
   const one: Motion = await model.generate('a person walks', {
     frames: 120,
     seed: 1,
@@ -38,7 +41,7 @@ async function usage(): Promise<void> {
   const positions: [number, number, number][][] = doc.positions;
   model.dispose();
   const cleared: boolean = await MoMask.clearCache();
-  console.log(reason, backend, frames, bvh, positions, cleared);
+  console.log(reason, backend, encoder, tokenizer, textDim, frames, bvh, positions, cleared);
 
   // @ts-expect-error: backend must be one of the three names
   await MoMask.load('/m', { backend: 'gpu' });
