@@ -28,7 +28,7 @@ function stages(events, wallMs) {
   const lastMask = mask[mask.length - 1];
   const lastRes = residual.length ? residual[residual.length - 1] : lastMask;
   return {
-    'text + length (CLIP, estimator)': length - text,
+    'text encoder + length estimator': length - text,
     'mask-predict (all steps)': lastMask - length,
     'mask-predict per step': (lastMask - length) / mask.length,
     'residual layers': lastRes - lastMask,
