@@ -12,11 +12,12 @@ export function registerPageTests({ test, browser, server, assert, maxAbsDiff, f
   const shots = path.join(fixtures, 'screenshots');
   const toDocs = process.env.MOMASK_WEB_SCREENSHOTS === 'docs';
 
-  async function screenshot(page, name, options = {}) {
+  /** `docs: false` keeps a screenshot out of docs/screenshots/ (a test artifact only). */
+  async function screenshot(page, name, { docs = true, ...options } = {}) {
     fs.mkdirSync(shots, { recursive: true });
     const file = path.join(shots, name);
     await page.screenshot({ path: file, ...options });
-    if (toDocs) {
+    if (toDocs && docs) {
       fs.mkdirSync(path.join(repo, 'docs/screenshots'), { recursive: true });
       fs.copyFileSync(file, path.join(repo, 'docs/screenshots', name));
     }
@@ -195,8 +196,42 @@ export function registerPageTests({ test, browser, server, assert, maxAbsDiff, f
       v.pause();
       v.setFrame(22);
     });
-    await screenshot(page, 'page.png');
+    // docs/screenshots/page.png (the README's image) shows the demo model: see the next test.
+    await screenshot(page, 'page-webgpu.png', { docs: false });
     notes.push(`page: WebGPU badge "${s.badge}"; ${s.timings}`);
+    assert(errors.length === 0, `console errors: ${errors.join(' | ')}`);
+  });
+
+  // The page's default model is assets/momask-demo.safetensors (scripts/run.sh serves assets/);
+  // here it is served from the repository. Also takes the README's screenshot (page.png).
+  const demoModel = path.join(repo, 'assets/momask-demo.safetensors');
+  test('page: loads the demo model (assets/momask-demo.safetensors) by default and generates', 180_000, async (t) => {
+    if (!fs.existsSync(demoModel)) {
+      notes.push('page: assets/momask-demo.safetensors is missing; the demo-model page test did nothing');
+      return;
+    }
+    const route = (ctx) => ctx.route('**/assets/momask-demo.safetensors', (r) => r.fulfill({ path: demoModel, headers: { 'content-type': 'application/octet-stream' } }));
+    const { page, errors } = await openPage(t, `index.html?${q({ prompt: 'a person walks forward and waves', seed: '7', backend: 'cpu' })}`, { route });
+    await waitGenerations(page, 1, 170_000);
+    const s = await page.evaluate(() => {
+      const { model, motions } = window.momaskPage.state;
+      const m = motions[0];
+      // Pause where a wrist (joints 20, 21) is highest: the wave.
+      let best = 0;
+      let top = -Infinity;
+      for (let f = 0; f < m.frames; f++) {
+        const y = Math.max(m.joints[(f * 22 + 20) * 3 + 1], m.joints[(f * 22 + 21) * 3 + 1]);
+        if (y > top) [top, best] = [y, f];
+      }
+      const v = window.momaskPage.viewer;
+      v.pause();
+      v.setFrame(best);
+      return { info: model.info, frames: m.frames, frame: best, px: v.pixelStats(), status: document.getElementById('status').textContent, timings: document.getElementById('timings').textContent };
+    });
+    assert(s.info.textEncoder === 'minilm' && s.info.contentHash, `the default model should be the MiniLM demo model: ${s.info.textEncoder}`);
+    assert(s.frames >= 4 && s.px.differ > 200, `the skeleton should be on the canvas: ${s.frames} frames, ${JSON.stringify(s.px)}`);
+    await screenshot(page, 'page.png');
+    notes.push(`page: demo model (${(s.info.sizes.bytes / 1e6).toFixed(1)} MB, ${s.info.quantization}) by default: ${s.frames} frames; ${s.timings}`);
     assert(errors.length === 0, `console errors: ${errors.join(' | ')}`);
   });
 
