@@ -202,62 +202,57 @@ pub fn quantize_bundle(bytes: &[u8], scheme: Scheme) -> Result<Vec<u8>, BundleEr
                     values
                 };
                 let (codes, scales) = quantize_q8_rows(&source, rows);
-                let data = codes.iter().map(|c| *c as u8).collect();
-                out.insert(
-                    format!("{name}{SCALES_SUFFIX}"),
-                    OwnedTensor {
-                        dtype: Dtype::F16,
-                        shape: vec![scales.len()],
-                        data: f16_bytes(&scales),
-                    },
-                );
-                out.insert(
-                    name.clone(),
-                    OwnedTensor {
-                        dtype: Dtype::I8,
-                        shape: vec![source.len()],
-                        data,
-                    },
-                );
-                header.quantized.insert(
-                    name,
-                    QuantInfo {
-                        scheme: "q8".into(),
-                        shape,
-                        per_column,
-                    },
-                );
+                let codes = OwnedTensor {
+                    dtype: Dtype::I8,
+                    shape: vec![source.len()],
+                    data: codes.iter().map(|c| *c as u8).collect(),
+                };
+                let info = QuantInfo {
+                    scheme: "q8".into(),
+                    shape,
+                    per_column,
+                };
+                insert_quantized(&mut out, &mut header, name, codes, &scales, info);
             }
             _ => {
                 let (packed, scales) = quantize_q4_blocks(&values);
-                out.insert(
-                    format!("{name}{SCALES_SUFFIX}"),
-                    OwnedTensor {
-                        dtype: Dtype::F16,
-                        shape: vec![scales.len()],
-                        data: f16_bytes(&scales),
-                    },
-                );
-                out.insert(
-                    name.clone(),
-                    OwnedTensor {
-                        dtype: Dtype::U8,
-                        shape: vec![packed.len()],
-                        data: packed,
-                    },
-                );
-                header.quantized.insert(
-                    name,
-                    QuantInfo {
-                        scheme: "q4".into(),
-                        shape,
-                        per_column: false,
-                    },
-                );
+                let codes = OwnedTensor {
+                    dtype: Dtype::U8,
+                    shape: vec![packed.len()],
+                    data: packed,
+                };
+                let info = QuantInfo {
+                    scheme: "q4".into(),
+                    shape,
+                    per_column: false,
+                };
+                insert_quantized(&mut out, &mut header, name, codes, &scales, info);
             }
         }
     }
     write_bundle(header, &out)
+}
+
+/// Stores a quantized tensor: its codes under `name`, its f16 scales under
+/// `name` + [`SCALES_SUFFIX`], and how to read them back in the header.
+fn insert_quantized(
+    out: &mut BTreeMap<String, OwnedTensor>,
+    header: &mut crate::bundle::BundleHeader,
+    name: String,
+    codes: OwnedTensor,
+    scales: &[f16],
+    info: QuantInfo,
+) {
+    out.insert(
+        format!("{name}{SCALES_SUFFIX}"),
+        OwnedTensor {
+            dtype: Dtype::F16,
+            shape: vec![scales.len()],
+            data: f16_bytes(scales),
+        },
+    );
+    out.insert(name.clone(), codes);
+    header.quantized.insert(name, info);
 }
 
 fn read_scales(name: &str, raw: &[u8], expected: usize) -> Result<Vec<f32>, LoadError> {

@@ -132,7 +132,7 @@ pub fn train_evaluator(o: &StageOptions) -> Result<super::run::StageReport, Trai
         state.step += 1;
         last = loss_value;
         let (mut val_r3, mut val_acc) = (f64::NAN, f64::NAN);
-        if state.step % o.val_every == 0 || state.step == o.iters {
+        if state.step.is_multiple_of(o.val_every) || state.step == o.iters {
             let eval = model.valid();
             let (r3, acc) = evaluator_validation(&eval, &val, &features, o.seed, max_frames, &plain);
             (val_r3, val_acc) = (r3, acc);

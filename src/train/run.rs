@@ -310,8 +310,8 @@ pub fn train_vq(o: &StageOptions) -> Result<StageReport, TrainError> {
         state.step += 1;
         last = loss;
         let mut val_mpjpe = f64::NAN;
-        let checkpoint = state.step % o.checkpoint_every == 0 || state.step == o.iters;
-        if state.step % o.val_every == 0 || state.step == o.iters {
+        let checkpoint = state.step.is_multiple_of(o.checkpoint_every) || state.step == o.iters;
+        if state.step.is_multiple_of(o.val_every) || state.step == o.iters {
             let mut eval_vq = vq.valid();
             quantizer.store(&mut eval_vq, &plain);
             val_mpjpe = vq_mpjpe(&eval_vq, &val_windows, o.window, &mean, &std)?;
@@ -635,82 +635,38 @@ pub fn train_mask(o: &StageOptions) -> Result<StageReport, TrainError> {
     let data = transformer_data(o, &plain)?;
     let c = &o.config.mask;
     let run = RunDir::new(&o.out, "mask")?;
-    let (mut state, mut model) = match run.resume()? {
-        Some((state, mut map)) => (
-            state,
-            from_map(&mut map, "mask", &device, |l| MaskTransformer::load(l, c))?,
-        ),
-        None => (
-            new_state("mask", o),
-            from_map_source(&mut init_source(o.seed), "mask", &device, |l| {
-                MaskTransformer::load(l, c)
-            })?,
-        ),
-    };
+    let (state, mut model) = resume_or_init(&run, o, &device, |l| MaskTransformer::load(l, c))?;
     model.position_enc = model.position_enc.clone().set_require_grad(false);
-    let mut optim = optimizer(o);
-    let columns = ["loss", "acc", "lr", "val_loss", "val_acc"];
-    let mut lp = Loop::new(&run, &columns, &state, o.iters)?;
-    let n = o.config.max_tokens();
-    let unit = o.config.vq.unit_length();
-    let v = c.num_tokens;
-    let mut last = f64::NAN;
-    while state.step < o.iters {
-        let it = state.step;
-        let mut rng = Rng::fork(o.seed, it as u64);
-        let batch = token_batch(
-            &data.train,
-            &data.train_tokens,
-            &mut rng,
-            o.batch,
-            n,
-            unit,
-            v as i64 + 1,
-        );
-        let (loss, acc) = mask_loss(
-            &model,
-            &data.train,
-            &data.text,
-            &batch,
-            &mut rng,
-            v,
-            o.cond_drop,
-            &device,
-        );
-        let loss_value = scalar(loss.clone().detach());
-        if !loss_value.is_finite() {
-            return Err(TrainError::Invalid(format!(
-                "mask: loss became {loss_value} at step {it}"
-            )));
-        }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let lr = o.schedule.at(it);
-        model = optim.step(lr, model, grads);
-        state.step += 1;
-        last = loss_value;
-        let (mut val_loss, mut val_acc) = (f64::NAN, f64::NAN);
-        if state.step % o.val_every == 0 || state.step == o.iters {
-            let eval = model.valid();
-            (val_loss, val_acc) = mask_validation(&eval, &data, o, &plain);
-            lp.progress.println(format!(
-                "mask step {}: loss {loss_value:.4} acc {acc:.3} | val loss {val_loss:.4} acc {val_acc:.3}",
-                state.step
-            ));
-            if state.best.is_none_or(|(b, _)| val_loss < b) {
-                state.best = Some((val_loss, state.step));
-                state.seconds = lp.seconds();
-                run.save(&net_map("mask", |s| save_mask(s, &eval)), &state, true)?;
-            }
-        }
-        lp.log
-            .row(state.step as u64, &[loss_value, acc, lr, val_loss, val_acc])?;
-        lp.progress.update(state.step as u64, loss_value);
-        if state.step % o.checkpoint_every == 0 || state.step == o.iters {
-            state.seconds = lp.seconds();
-            run.save(&net_map("mask", |s| save_mask(s, &model.valid())), &state, false)?;
-        }
-    }
-    finish(&run, o, lp, &state, last, &["loss", "val_loss"])
+    let (n, unit, v) = (o.config.max_tokens(), o.config.vq.unit_length(), c.num_tokens);
+    fit(
+        o,
+        &run,
+        state,
+        model,
+        |model, rng| {
+            let batch = token_batch(
+                &data.train,
+                &data.train_tokens,
+                rng,
+                o.batch,
+                n,
+                unit,
+                v as i64 + 1,
+            );
+            mask_loss(
+                model,
+                &data.train,
+                &data.text,
+                &batch,
+                rng,
+                v,
+                o.cond_drop,
+                &device,
+            )
+        },
+        |eval| mask_validation(eval, &data, o, &plain),
+        save_mask,
+    )
 }
 
 fn new_state(stage: &str, o: &StageOptions) -> RunState {
@@ -866,91 +822,42 @@ pub fn train_res(o: &StageOptions) -> Result<StageReport, TrainError> {
     let data = transformer_data(o, &plain)?;
     let c = &o.config.res;
     let run = RunDir::new(&o.out, "res")?;
-    let (mut state, mut model) = match run.resume()? {
-        Some((state, mut map)) => (
-            state,
-            from_map(&mut map, "res", &device, |l| ResidualTransformer::load(l, c))?,
-        ),
-        None => (
-            new_state("res", o),
-            from_map_source(&mut init_source(o.seed), "res", &device, |l| {
-                ResidualTransformer::load(l, c)
-            })?,
-        ),
-    };
+    let (state, mut model) = resume_or_init(&run, o, &device, |l| ResidualTransformer::load(l, c))?;
     model.position_enc = model.position_enc.clone().set_require_grad(false);
-    let mut optim = optimizer(o);
-    let columns = ["loss", "acc", "lr", "val_loss", "val_acc"];
-    let mut lp = Loop::new(&run, &columns, &state, o.iters)?;
-    let n = o.config.max_tokens();
-    let unit = o.config.vq.unit_length();
-    let v = c.num_tokens;
-    let mut last = f64::NAN;
-    while state.step < o.iters {
-        let it = state.step;
-        let mut rng = Rng::fork(o.seed, it as u64);
-        let batch = token_batch(
-            &data.train,
-            &data.train_tokens,
-            &mut rng,
-            o.batch,
-            n,
-            unit,
-            v as i64,
-        );
-        let (loss, acc) = res_loss(
-            &model,
-            &data.train,
-            &data.text,
-            &batch,
-            &mut rng,
-            v,
-            o.cond_drop,
-            &device,
-        );
-        let loss_value = scalar(loss.clone().detach());
-        if !loss_value.is_finite() {
-            return Err(TrainError::Invalid(format!(
-                "res: loss became {loss_value} at step {it}"
-            )));
-        }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let lr = o.schedule.at(it);
-        model = optim.step(lr, model, grads);
-        state.step += 1;
-        last = loss_value;
-        let (mut val_loss, mut val_acc) = (f64::NAN, f64::NAN);
-        if state.step % o.val_every == 0 || state.step == o.iters {
-            let eval = model.valid();
+    let (n, unit, v) = (o.config.max_tokens(), o.config.vq.unit_length(), c.num_tokens);
+    fit(
+        o,
+        &run,
+        state,
+        model,
+        |model, rng| {
+            let batch = token_batch(&data.train, &data.train_tokens, rng, o.batch, n, unit, v as i64);
+            res_loss(
+                model,
+                &data.train,
+                &data.text,
+                &batch,
+                rng,
+                v,
+                o.cond_drop,
+                &device,
+            )
+        },
+        |eval| {
+            // A fixed set of validation batches, no condition dropout.
             let batches = 4;
             let (mut l, mut a) = (0.0, 0.0);
             for k in 0..batches {
                 let mut rng = Rng::fork(o.seed ^ 0xBA1, k);
                 let batch = token_batch(&data.val, &data.val_tokens, &mut rng, 64, n, unit, v as i64);
-                let (bl, ba) = res_loss(&eval, &data.val, &data.text, &batch, &mut rng, v, 0.0, &plain);
+                let (bl, ba) = res_loss(eval, &data.val, &data.text, &batch, &mut rng, v, 0.0, &plain);
                 l += scalar(bl);
                 a += ba;
             }
-            (val_loss, val_acc) = (l / batches as f64, a / batches as f64);
-            lp.progress.println(format!(
-                "res step {}: loss {loss_value:.4} acc {acc:.3} | val loss {val_loss:.4} acc {val_acc:.3}",
-                state.step
-            ));
-            if state.best.is_none_or(|(b, _)| val_loss < b) {
-                state.best = Some((val_loss, state.step));
-                state.seconds = lp.seconds();
-                run.save(&net_map("res", |s| save_res(s, &eval)), &state, true)?;
-            }
-        }
-        lp.log
-            .row(state.step as u64, &[loss_value, acc, lr, val_loss, val_acc])?;
-        lp.progress.update(state.step as u64, loss_value);
-        if state.step % o.checkpoint_every == 0 || state.step == o.iters {
-            state.seconds = lp.seconds();
-            run.save(&net_map("res", |s| save_res(s, &model.valid())), &state, false)?;
-        }
-    }
-    finish(&run, o, lp, &state, last, &["loss", "val_loss"])
+            (l / batches as f64, a / batches as f64)
+        },
+        save_res,
+    )
 }
 
 /// Trains the length estimator (spec §5): text feature → token length, cross-entropy, Adam with
@@ -969,23 +876,10 @@ pub fn train_len(o: &StageOptions) -> Result<StageReport, TrainError> {
         .as_ref()
         .ok_or_else(|| TrainError::Invalid("this model config has no length estimator".into()))?;
     let run = RunDir::new(&o.out, "len")?;
-    let (mut state, mut model) = match run.resume()? {
-        Some((state, mut map)) => (
-            state,
-            from_map(&mut map, "len", &device, |l| LengthEstimator::load(l, c))?,
-        ),
-        None => (
-            new_state("len", o),
-            from_map_source(&mut init_source(o.seed), "len", &device, |l| {
-                LengthEstimator::load(l, c)
-            })?,
-        ),
-    };
-    let mut optim = optimizer(o);
-    let columns = ["loss", "acc", "lr", "val_loss", "val_acc"];
-    let mut lp = Loop::new(&run, &columns, &state, o.iters)?;
+    let (state, model) = resume_or_init(&run, o, &device, |l| LengthEstimator::load(l, c))?;
     let unit = o.config.vq.unit_length();
     let classes = c.output_size;
+    // (caption, token length) pairs; the target is the clip's length in tokens.
     let items = |set: &MotionSet| -> Vec<(usize, i64)> {
         set.clips
             .iter()
@@ -998,61 +892,109 @@ pub fn train_len(o: &StageOptions) -> Result<StageReport, TrainError> {
     };
     let train_items = items(&train);
     let val_items = items(&val);
-    let batch_tensors = |set: &MotionSet, chosen: &[(usize, i64)], dev: &Device| {
-        let ids: Vec<usize> = chosen.iter().map(|c| c.0).collect();
-        let cond = cond_tensor(set, &text, &ids, &vec![false; ids.len()], dev);
-        let targets: Vec<i64> = chosen.iter().map(|c| c.1).collect();
-        (cond, targets)
-    };
+    let loss_and_accuracy =
+        |model: &LengthEstimator, set: &MotionSet, chosen: &[(usize, i64)], dev: &Device| {
+            let ids: Vec<usize> = chosen.iter().map(|c| c.0).collect();
+            let cond = cond_tensor(set, &text, &ids, &vec![false; ids.len()], dev);
+            let targets: Vec<i64> = chosen.iter().map(|c| c.1).collect();
+            let logits = model.forward(cond).reshape([chosen.len(), 1, classes]);
+            let weight = vec![1.0; chosen.len()];
+            let acc = masked_accuracy(logits.clone().detach(), &targets, &weight);
+            (masked_cross_entropy(logits, &targets, &weight, dev).0, acc)
+        };
+    fit(
+        o,
+        &run,
+        state,
+        model,
+        |model, rng| {
+            let chosen: Vec<(usize, i64)> = (0..o.batch)
+                .map(|_| train_items[rng.below(train_items.len())])
+                .collect();
+            loss_and_accuracy(model, &train, &chosen, &device)
+        },
+        |eval| {
+            let (loss, acc) = loss_and_accuracy(eval, &val, &val_items, &plain);
+            (scalar(loss), acc)
+        },
+        save_length_estimator,
+    )
+}
+
+/// A stage's network from its run folder's `latest` checkpoint, or freshly initialised
+/// (spec §7's init) with a new run state.
+fn resume_or_init<M>(
+    run: &RunDir,
+    o: &StageOptions,
+    device: &Device,
+    build: impl FnOnce(&mut Loader) -> Result<M, LoadError>,
+) -> Result<(RunState, M), TrainError> {
+    let prefix = run.stage.clone();
+    match run.resume()? {
+        Some((state, mut map)) => Ok((state, from_map(&mut map, &prefix, device, build)?)),
+        None => Ok((
+            new_state(&prefix, o),
+            from_map_source(&mut init_source(o.seed), &prefix, device, build)?,
+        )),
+    }
+}
+
+/// The supervised loop of the mask, residual and length stages: `step` gives the loss and
+/// accuracy of one training batch → backward → AdamW; every `val_every` steps `validate` (on a
+/// plain-device copy) gives validation loss and accuracy and the best checkpoint is kept; a CSV
+/// row and the progress bar every step; `latest` every `checkpoint_every` steps.
+fn fit<M: Module>(
+    o: &StageOptions,
+    run: &RunDir,
+    mut state: RunState,
+    mut model: M,
+    mut step: impl FnMut(&M, &mut Rng) -> (Tensor<1>, f64),
+    mut validate: impl FnMut(&M) -> (f64, f64),
+    save: impl Fn(&mut Saver, &M),
+) -> Result<StageReport, TrainError> {
+    let name = run.stage.clone();
+    let mut optim = optimizer(o);
+    let columns = ["loss", "acc", "lr", "val_loss", "val_acc"];
+    let mut lp = Loop::new(run, &columns, &state, o.iters)?;
     let mut last = f64::NAN;
     while state.step < o.iters {
         let it = state.step;
         let mut rng = Rng::fork(o.seed, it as u64);
-        let chosen: Vec<(usize, i64)> = (0..o.batch)
-            .map(|_| train_items[rng.below(train_items.len())])
-            .collect();
-        let (cond, targets) = batch_tensors(&train, &chosen, &device);
-        let logits = model.forward(cond).reshape([o.batch, 1, classes]);
-        let weight = vec![1.0; o.batch];
-        let acc = masked_accuracy(logits.clone().detach(), &targets, &weight);
-        let (loss, _) = masked_cross_entropy(logits, &targets, &weight, &device);
+        let (loss, acc) = step(&model, &mut rng);
         let loss_value = scalar(loss.clone().detach());
+        if !loss_value.is_finite() {
+            return Err(TrainError::Invalid(format!(
+                "{name}: loss became {loss_value} at step {it}"
+            )));
+        }
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = o.schedule.at(it);
         model = optim.step(lr, model, grads);
         state.step += 1;
         last = loss_value;
         let (mut val_loss, mut val_acc) = (f64::NAN, f64::NAN);
-        if state.step % o.val_every == 0 || state.step == o.iters {
+        if state.step.is_multiple_of(o.val_every) || state.step == o.iters {
             let eval = model.valid();
-            let (cond, targets) = batch_tensors(&val, &val_items, &plain);
-            let logits = eval.forward(cond).reshape([val_items.len(), 1, classes]);
-            let weight = vec![1.0; val_items.len()];
-            val_acc = masked_accuracy(logits.clone(), &targets, &weight);
-            val_loss = scalar(masked_cross_entropy(logits, &targets, &weight, &plain).0);
+            (val_loss, val_acc) = validate(&eval);
             lp.progress.println(format!(
-                "len step {}: loss {loss_value:.4} acc {acc:.3} | val loss {val_loss:.4} acc {val_acc:.3}",
+                "{name} step {}: loss {loss_value:.4} acc {acc:.3} | val loss {val_loss:.4} acc {val_acc:.3}",
                 state.step
             ));
             if state.best.is_none_or(|(b, _)| val_loss < b) {
                 state.best = Some((val_loss, state.step));
                 state.seconds = lp.seconds();
-                run.save(&net_map("len", |s| save_length_estimator(s, &eval)), &state, true)?;
+                run.save(&net_map(&name, |s| save(s, &eval)), &state, true)?;
             }
         }
         lp.log
             .row(state.step as u64, &[loss_value, acc, lr, val_loss, val_acc])?;
         lp.progress.update(state.step as u64, loss_value);
-        if state.step % o.checkpoint_every == 0 || state.step == o.iters {
+        if state.step.is_multiple_of(o.checkpoint_every) || state.step == o.iters {
             state.seconds = lp.seconds();
-            run.save(
-                &net_map("len", |s| save_length_estimator(s, &model.valid())),
-                &state,
-                false,
-            )?;
+            run.save(&net_map(&name, |s| save(s, &model.valid())), &state, false)?;
         }
     }
-    finish(&run, o, lp, &state, last, &["loss", "val_loss"])
+    finish(run, o, lp, &state, last, &["loss", "val_loss"])
 }
 
 /// Runs one stage.
