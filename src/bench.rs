@@ -24,6 +24,8 @@ pub struct BenchConfig {
     pub backend: Backend,
     pub runs: usize,
     pub steps: usize,
+    /// On the CPU backend: the fused encoder forward (`nn::fused`, the default) or burn's ops.
+    pub fused: bool,
 }
 
 /// Timings of every run, per stage, in seconds.
@@ -128,7 +130,8 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, Error> {
         ));
     }
     let device = cfg.backend.device()?;
-    let model = MoMask::random(config, 1, &device)?;
+    let mut model = MoMask::random(config, 1, &device)?;
+    let fused = model.set_fused_cpu(cfg.fused);
     // A typical 8-word prompt, "a person walks forward and turns left.": SOT, 8 BPE ids, EOT
     // for CLIP; [CLS], 8 WordPiece ids, [SEP] for MiniLM.
     let prompt = match model.config.text {
@@ -162,7 +165,11 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, Error> {
         }
     }
     Ok(BenchReport {
-        backend: cfg.backend.to_string(),
+        backend: if fused {
+            format!("{} + fused encoder", cfg.backend)
+        } else {
+            cfg.backend.to_string()
+        },
         config: cfg.config.clone(),
         frames: tokens * unit,
         steps: cfg.steps,

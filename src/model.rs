@@ -221,7 +221,7 @@ impl MoMask {
                 message: format!("element {index} is not positive"),
             });
         }
-        Ok(Self {
+        let mut model = Self {
             config,
             header: None,
             text_encoder,
@@ -233,7 +233,23 @@ impl MoMask {
             mean,
             std,
             device: device.clone(),
-        })
+        };
+        if *device == Device::flex() {
+            model.set_fused_cpu(true);
+        }
+        Ok(model)
+    }
+
+    /// Runs the two transformers' encoder stacks through the fused CPU forward
+    /// ([`crate::nn::fused`], the default on the CPU backend) or through burn's ops (`false`;
+    /// the only choice on GPUs). Returns whether the fused path is now active.
+    pub fn set_fused_cpu(&mut self, on: bool) -> bool {
+        if !on || self.device != Device::flex() {
+            self.mask.seq_trans_encoder.fused = None;
+            self.res.seq_trans_encoder.fused = None;
+            return false;
+        }
+        self.mask.seq_trans_encoder.fuse_for_cpu() && self.res.seq_trans_encoder.fuse_for_cpu()
     }
 
     /// Loads a verified bundle (see [`crate::bundle`]); refuses bundles with unused tensors.

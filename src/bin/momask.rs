@@ -214,6 +214,10 @@ struct BenchArgs {
     /// End the output with one JSON line of the same numbers.
     #[arg(long)]
     json: bool,
+    /// CPU only: run the transformers through burn's ops instead of the fused encoder
+    /// (nn::fused), to compare the two.
+    #[arg(long)]
+    unfused: bool,
     /// Instead of timing: compare bundles (the first is the reference) by greedy decoding of a
     /// fixed prompt set: token agreement, joint error, size and load time.
     #[arg(long, num_args = 2.., value_name = "BUNDLE")]
@@ -620,6 +624,7 @@ fn run_bench(a: BenchArgs) -> Result<(), String> {
         backend: a.backend.parse().map_err(|e: Error| e.to_string())?,
         runs: a.runs,
         steps: a.steps,
+        fused: !a.unfused,
     })
     .map_err(|e| e.to_string())?;
     print!("{}", report.table());

@@ -5,11 +5,14 @@
 //! Tensors are batch-first `[batch, seq, width]` here; the reference's sequence-first layout
 //! changes nothing numerically.
 
+use std::sync::Arc;
+
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::activation::{gelu, sigmoid, softmax};
 use burn::tensor::{Bool, Tensor};
 
+use super::fused::{FusedEncoder, FusedHandle};
 use super::weights::{LoadError, Loader};
 
 /// Additive bias for keys that must not be attended to. Finite (unlike −inf) so that WebGPU
@@ -110,6 +113,10 @@ impl TransformerEncoderLayer {
 #[derive(Module, Debug)]
 pub struct SeqTransEncoder {
     pub layers: Vec<TransformerEncoderLayer>,
+    /// The same layers as one fused host-memory forward, once [`Self::fuse_for_cpu`] ran (CPU
+    /// inference); `None` keeps every op in burn (GPU, training).
+    #[module(skip)]
+    pub fused: FusedHandle,
 }
 
 impl SeqTransEncoder {
@@ -130,12 +137,42 @@ impl SeqTransEncoder {
                 )
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { layers })
+        Ok(Self { layers, fused: None })
+    }
+
+    /// Switches [`Self::forward`] to the fused CPU path ([`FusedEncoder`]); call only when the
+    /// layers live on the CPU backend (their weights are read synchronously). Returns whether
+    /// it could (layers without biases stay on the burn path).
+    pub fn fuse_for_cpu(&mut self) -> bool {
+        let Some(first) = self.layers.first() else {
+            return false;
+        };
+        let heads = first.self_attn.n_heads;
+        self.fused = FusedEncoder::from_layers(&self.layers, heads, 1e-5).map(Arc::new);
+        self.fused.is_some()
     }
 
     /// `h: [B, prefix + N, D]`, `padding: [B, N]` (true = padded) → `[B, N, D]`.
     pub fn forward(&self, mut h: Tensor<3>, prefix: usize, padding: Tensor<2, Bool>) -> Tensor<3> {
         let [b, n] = padding.dims();
+        if let Some(fused) = &self.fused {
+            let padded = padding
+                .clone()
+                .try_into_data()
+                .ok()
+                .map(|d| d.convert::<bool>().try_into_vec::<bool>());
+            if let Some(Ok(padded)) = padded
+                && padded.len() == b * n
+            {
+                let keys: Vec<bool> = padded
+                    .chunks_exact(n)
+                    .flat_map(|row| std::iter::repeat_n(false, prefix).chain(row.iter().copied()))
+                    .collect();
+                if let Some(out) = fused.forward(&h, &keys) {
+                    return out.narrow(1, prefix, n);
+                }
+            }
+        }
         let keys = Tensor::cat(
             vec![
                 Tensor::<2, Bool>::full([b, prefix], false, &padding.device()),

@@ -2,6 +2,7 @@
 
 pub mod attention;
 pub mod clip;
+pub mod fused;
 pub mod length_estimator;
 pub mod mask_transformer;
 pub mod minilm;
