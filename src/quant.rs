@@ -3,16 +3,20 @@
 //! * `f16`: every weight matrix stored as IEEE half.
 //! * `q8`: symmetric int8 **per output channel** — one f16 scale per row of the reference layout
 //!   (Linear `(out, in)` rows, conv out-channels, embedding rows; CLIP's `text_projection` is
-//!   `(in, out)`, so it is scaled per column) — `w ≈ scale · q`, `q ∈ [−127, 127]`.
+//!   `(in, out)`, so it is scaled per column) — `w ≈ scale · q`, `q ∈ [−127, 127]` — for every
+//!   weight matrix of more than [`Q8_F16_MAX_ELEMENTS`] values, except MiniLM (`minilm.*`):
+//!   MiniLM and the small tensors are stored f16. Why: on the demo model, int8 anywhere in the
+//!   token path flips greedy tokens (see [`Q8_F16_MAX_ELEMENTS`] and `choose`); the official
+//!   model's large tensors stay int8 and its q8 bundle within 115 MB.
 //! * `q4-mixed`: 4-bit symmetric blocks of [`Q4_BLOCK`] values with one f16 scale each
 //!   (`q ∈ [−7, 7]`, two per byte) for every weight matrix, except the codebooks and the VQ
 //!   decoder's output layer, which stay q8: their errors land on the features directly; and
 //!   except MiniLM (`minilm.*`), which stays q8: at 4 bits its sentence embeddings drift to a
 //!   cosine distance of ~0.16 from f32 (q8: ≤ 3.5e-3; see `tests/minilm.rs`).
 //!
-//! Text encoders are quantized like every other network: CLIP's and MiniLM's (`minilm.*`) token
-//! embedding tables per row (one scale per token) and their Linear weights per output row
-//! (MiniLM's `query`/`key`/`value`/`dense` are Hugging Face `(out, in)`).
+//! Text encoders at 8 bits: CLIP's token embedding table per row (one scale per token) and its
+//! Linear weights per output row in `q8`; MiniLM's likewise in `q4-mixed` (its
+//! `query`/`key`/`value`/`dense` are Hugging Face `(out, in)`).
 //!
 //! Normalisation statistics, biases, LayerNorm parameters and positional tables (MoMask's
 //! `position_enc.pe`, CLIP's `positional_embedding`, MiniLM's `position_embeddings` and its
