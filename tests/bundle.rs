@@ -359,3 +359,24 @@ fn official_size_bundles_stay_within_their_size_budgets() {
     assert!(q8_mb <= 115.0, "official q8 {q8_mb:.1} MB > 115 MB");
     assert!(q4_mb <= 65.0, "official q4-mixed {q4_mb:.1} MB > 65 MB");
 }
+
+/// The shipped demo bundle is what today's `momask quantize --scheme q8` makes of it (the q8
+/// recipe is a fixed point on its own output): a change of the recipe that is not followed by
+/// a rebuilt `assets/momask-demo.safetensors` fails here.
+#[test]
+fn shipped_demo_bundle_is_the_current_q8_recipe() {
+    use momask::quant::{Q8_F16_MAX_ELEMENTS, Scheme, quantize_bundle};
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/momask-demo.safetensors");
+    let bytes = std::fs::read(path).expect("assets/momask-demo.safetensors is in the repository");
+    let header = read_header(&bytes).unwrap();
+    assert_eq!(header.quantization, "q8");
+    for (name, info) in &header.quantized {
+        let values: usize = info.shape.iter().product();
+        assert!(
+            !name.starts_with("minilm.") && values > Q8_F16_MAX_ELEMENTS,
+            "{name} ({values} values) is int8 but q8 keeps it f16"
+        );
+    }
+    let again = quantize_bundle(&bytes, Scheme::Q8).unwrap();
+    assert_eq!(read_header(&again).unwrap().content_hash, header.content_hash);
+}
