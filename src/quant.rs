@@ -96,12 +96,13 @@ fn keep_f32(name: &str, shape: &[usize]) -> bool {
 }
 
 /// In `q8`, weight tensors of at most this many elements stay f16. Measured on the demo model
-/// (`momask bench --fidelity`, greedy): int8 in any one of its small networks alone (mask or
-/// residual transformer parts, token embeddings, output heads) flips 1–14 % of the tokens,
+/// (`momask bench --fidelity`, greedy): int8 in one part of its small networks alone (mask or
+/// residual transformer layers, token embeddings, output heads) flips up to 14 % of the tokens,
 /// because the guided logits (CFG ×4 / ×5) have tiny margins (5 % of the base-layer decisions
-/// are within 0.045). Below 2^17 elements f16 costs at most 128 KiB a tensor: all of the demo's
-/// MoMask networks, and only four length-estimator / quantizer tensors (0.17 MB) of the official
-/// model, whose large tensors stay int8 (official q8 ≤ 115 MB; `tests/bundle.rs`).
+/// are within 0.045). Up to 2^17 elements f16 costs at most 128 KiB a tensor: that is all of the
+/// demo's MoMask networks, but only four tensors of the official model (three length-estimator
+/// layers and `res.quant_emb`, 0.17 M values), whose large tensors stay int8 (official q8
+/// ≤ 115 MB; `tests/bundle.rs`).
 pub const Q8_F16_MAX_ELEMENTS: usize = 1 << 17;
 
 /// How a float tensor is stored under `scheme`: `f32`, `f16`, `q8` or `q4`.
