@@ -243,6 +243,77 @@ pub struct FidelityRow {
     pub token_agreement: f64,
     pub joint_err_mean_mm: f64,
     pub joint_err_max_mm: f64,
+    /// Reference row only: how close its greedy decisions were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margins: Option<Margins>,
+}
+
+/// Thresholds (in logits) of [`Margins`].
+pub const MARGIN_THRESHOLDS: [f32; 3] = [0.01, 0.05, 0.1];
+
+/// Top-1 minus top-2 guided logit of every greedy decision of a generation: base layer (each
+/// masked position at each mask-predict step) and residual layers (each valid position). A
+/// weight change that moves logits by more than a decision's margin flips it, and greedy
+/// decoding carries the flip into every later step; this says how many decisions are that close.
+#[derive(Debug, Clone, Serialize)]
+pub struct Margins {
+    pub base_decisions: usize,
+    /// Base-layer decisions within each of [`MARGIN_THRESHOLDS`].
+    pub base_within: [usize; 3],
+    pub residual_decisions: usize,
+    pub residual_within: [usize; 3],
+}
+
+impl Margins {
+    /// `num_tokens`: the base codebook size (mask id = `num_tokens`, pad id = `num_tokens + 1`).
+    pub fn of(trace: &crate::generate::Trace, num_tokens: usize) -> Self {
+        let gap = |row: &[f32]| {
+            let (mut a, mut b) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+            for &x in row {
+                if x > a {
+                    b = a;
+                    a = x;
+                } else if x > b {
+                    b = x;
+                }
+            }
+            a - b
+        };
+        let count = |gaps: &[f32]| MARGIN_THRESHOLDS.map(|t| gaps.iter().filter(|g| **g < t).count());
+        // Base layer: the positions fed as the mask id are the ones the step decides.
+        let mask_id = num_tokens as i64;
+        let mut base = Vec::new();
+        for (ids, logits) in trace.step_input_ids.iter().zip(&trace.step_logits) {
+            let v = logits.len() / ids.len().max(1);
+            for (i, id) in ids.iter().enumerate() {
+                if *id == mask_id {
+                    base.push(gap(&logits[i * v..(i + 1) * v]));
+                }
+            }
+        }
+        // Residual layers: every position that is not padding after the last base step.
+        let pad_id = num_tokens as i64 + 1;
+        let valid: Vec<bool> = trace
+            .step_ids
+            .last()
+            .map(|ids| ids.iter().map(|id| *id != pad_id).collect())
+            .unwrap_or_default();
+        let mut residual = Vec::new();
+        for logits in &trace.res_logits {
+            let v = logits.len() / valid.len().max(1);
+            for (i, ok) in valid.iter().enumerate() {
+                if *ok {
+                    residual.push(gap(&logits[i * v..(i + 1) * v]));
+                }
+            }
+        }
+        Self {
+            base_decisions: base.len(),
+            base_within: count(&base),
+            residual_decisions: residual.len(),
+            residual_within: count(&residual),
+        }
+    }
 }
 
 /// Greedy-decodes the fixed prompt set with every bundle and compares with the first.
@@ -271,9 +342,15 @@ pub fn fidelity(files: &[std::path::PathBuf], backend: Backend) -> Result<Vec<Fi
         let started = Instant::now();
         let model = MoMask::from_bundle_bytes(&bytes, &device)?;
         let load_s = started.elapsed().as_secs_f64();
+        // The reference's trace gives the margins of its greedy decisions.
+        let mut trace = crate::generate::Trace::default();
+        let traced = reference.is_none().then_some(&mut trace);
         let motions = Hooks::silent(|h| {
-            pollster::block_on(crate::generate::generate(&model, &requests, &opts, h, None))
+            pollster::block_on(crate::generate::generate(&model, &requests, &opts, h, traced))
         })?;
+        let margins = reference
+            .is_none()
+            .then(|| Margins::of(&trace, model.config.mask.num_tokens));
         let (agree, err_mean, err_max) = match &reference {
             None => (1.0, 0.0, 0.0),
             Some(r) => compare_motions(r, &motions),
@@ -290,6 +367,7 @@ pub fn fidelity(files: &[std::path::PathBuf], backend: Backend) -> Result<Vec<Fi
             token_agreement: agree,
             joint_err_mean_mm: err_mean,
             joint_err_max_mm: err_max,
+            margins,
         });
         if reference.is_none() {
             reference = Some(motions);
@@ -333,5 +411,44 @@ pub fn fidelity_table(rows: &[FidelityRow]) -> String {
             r.joint_err_max_mm
         ));
     }
+    for (r, m) in rows.iter().filter_map(|r| r.margins.as_ref().map(|m| (r, m))) {
+        s.push_str(&format!(
+            "\nmargins of {}'s greedy decisions (top-1 minus top-2 guided logit) below {:?}: base layer {:?} of {}, residual layers {:?} of {}\n",
+            r.quantization,
+            MARGIN_THRESHOLDS,
+            m.base_within,
+            m.base_decisions,
+            m.residual_within,
+            m.residual_decisions
+        ));
+    }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn margins_count_only_decided_positions() {
+        // 2 tokens (mask id 2, pad id 3), 3 positions, the last one padding.
+        let trace = crate::generate::Trace {
+            step_input_ids: vec![vec![2, 2, 3], vec![0, 2, 3]],
+            step_logits: vec![
+                vec![1.0, 1.005, 0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 0.0],
+                vec![5.0, 0.0, 0.0, 0.3, 0.27, 0.0, 0.0, 0.0, 0.0],
+            ],
+            step_ids: vec![vec![1, 0, 3], vec![1, 0, 3]],
+            // Residual logits have num_tokens + 1 classes per position.
+            res_logits: vec![vec![0.0, 0.07, 0.0, 2.0, 0.0, 0.0, 1.0, 1.0, 1.0]],
+            ..Default::default()
+        };
+        let m = Margins::of(&trace, 2);
+        // Base: step 0 decides positions 0 (gap 0.005) and 1 (9); step 1 position 1 (0.03).
+        assert_eq!(m.base_decisions, 3);
+        assert_eq!(m.base_within, [1, 2, 2]);
+        // Residual: positions 0 (gap 0.07) and 1 (2); the padded one is not a decision.
+        assert_eq!(m.residual_decisions, 2);
+        assert_eq!(m.residual_within, [0, 0, 1]);
+    }
 }

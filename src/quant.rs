@@ -3,16 +3,20 @@
 //! * `f16`: every weight matrix stored as IEEE half.
 //! * `q8`: symmetric int8 **per output channel** — one f16 scale per row of the reference layout
 //!   (Linear `(out, in)` rows, conv out-channels, embedding rows; CLIP's `text_projection` is
-//!   `(in, out)`, so it is scaled per column) — `w ≈ scale · q`, `q ∈ [−127, 127]`.
+//!   `(in, out)`, so it is scaled per column) — `w ≈ scale · q`, `q ∈ [−127, 127]` — for every
+//!   weight matrix of more than [`Q8_F16_MAX_ELEMENTS`] values, except MiniLM (`minilm.*`):
+//!   MiniLM and the small tensors are stored f16. Why: on the demo model, int8 anywhere in the
+//!   token path flips greedy tokens (see [`Q8_F16_MAX_ELEMENTS`] and `choose`); the official
+//!   model's large tensors stay int8 and its q8 bundle within 115 MB.
 //! * `q4-mixed`: 4-bit symmetric blocks of [`Q4_BLOCK`] values with one f16 scale each
 //!   (`q ∈ [−7, 7]`, two per byte) for every weight matrix, except the codebooks and the VQ
 //!   decoder's output layer, which stay q8: their errors land on the features directly; and
 //!   except MiniLM (`minilm.*`), which stays q8: at 4 bits its sentence embeddings drift to a
 //!   cosine distance of ~0.16 from f32 (q8: ≤ 3.5e-3; see `tests/minilm.rs`).
 //!
-//! Text encoders are quantized like every other network: CLIP's and MiniLM's (`minilm.*`) token
-//! embedding tables per row (one scale per token) and their Linear weights per output row
-//! (MiniLM's `query`/`key`/`value`/`dense` are Hugging Face `(out, in)`).
+//! Text encoders at 8 bits: CLIP's token embedding table per row (one scale per token) and its
+//! Linear weights per output row in `q8`; MiniLM's likewise in `q4-mixed` (its
+//! `query`/`key`/`value`/`dense` are Hugging Face `(out, in)`).
 //!
 //! Normalisation statistics, biases, LayerNorm parameters and positional tables (MoMask's
 //! `position_enc.pe`, CLIP's `positional_embedding`, MiniLM's `position_embeddings` and its
@@ -28,6 +32,7 @@ use safetensors::tensor::Dtype;
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::{Bundle, BundleError, OwnedTensor, write_bundle};
+use crate::config::ModelConfig;
 use crate::nn::weights::LoadError;
 
 /// Values per q4 block.
@@ -90,11 +95,52 @@ fn keep_f32(name: &str, shape: &[usize]) -> bool {
         || name.ends_with("embeddings.token_type_embeddings.weight")
 }
 
+/// In `q8`, weight tensors of at most this many elements stay f16. Measured on the demo model
+/// (`momask bench --fidelity`, greedy): int8 in one part of its small networks alone (mask or
+/// residual transformer layers, token embeddings, output heads) flips up to 14 % of the tokens,
+/// because the guided logits (CFG ×4 / ×5) have tiny margins (5 % of the base-layer decisions
+/// are within 0.045). Up to 2^17 elements f16 costs at most 128 KiB a tensor: that is all of the
+/// demo's MoMask networks, but only four tensors of the official model (three length-estimator
+/// layers and `res.quant_emb`, 0.17 M values), whose large tensors stay int8 (official q8
+/// ≤ 115 MB; `tests/bundle.rs`).
+pub const Q8_F16_MAX_ELEMENTS: usize = 1 << 17;
+
+/// How a float tensor is stored under `scheme`: `f32`, `f16`, `q8` or `q4`.
+fn encoding(scheme: Scheme, name: &str, shape: &[usize], config: &ModelConfig) -> &'static str {
+    if keep_f32(name, shape) {
+        return "f32";
+    }
+    let decoder_out = format!("vq.decoder.model.{}.weight", 4 + config.vq.down_t);
+    choose(scheme, name, shape.iter().product(), &decoder_out)
+}
+
+/// Bytes the data of a float tensor of `shape` takes in a bundle quantized with `scheme`
+/// (codes plus scales; the safetensors header not included). Uses the same per-tensor choice
+/// as [`quantize_bundle`], so sizes can be checked from a configuration's shapes alone.
+pub fn stored_bytes(scheme: Scheme, name: &str, shape: &[usize], config: &ModelConfig) -> usize {
+    let count: usize = shape.iter().product();
+    match encoding(scheme, name, shape, config) {
+        "f32" => 4 * count,
+        "f16" => 2 * count,
+        "q8" => {
+            let per_column = name.ends_with("text_projection") && shape.len() == 2;
+            let rows = if per_column { shape[1] } else { shape[0] };
+            count + 2 * rows
+        }
+        _ => count.div_ceil(2) + 2 * count.div_ceil(Q4_BLOCK),
+    }
+}
+
 /// Per-tensor choice of a scheme. `decoder_out` names the VQ decoder's output conv.
-fn choose(scheme: Scheme, name: &str, decoder_out: &str) -> &'static str {
+fn choose(scheme: Scheme, name: &str, elements: usize, decoder_out: &str) -> &'static str {
     match scheme {
         Scheme::F32 => "f32",
         Scheme::F16 => "f16",
+        // MiniLM (the demo's text encoder) at 8 bits moves the sentence embedding by
+        // 1 − cos ≈ 4e-4, the step-0 guided logits by up to 1.1 and 39 % of the demo's greedy
+        // tokens; every part of it (embeddings, q/k/v, attention output, FFN in or out) alone
+        // flips 3–39 % even in blocks of 32, and 12 bits still flip 4 %. f16 flips none.
+        Scheme::Q8 if name.starts_with("minilm.") || elements <= Q8_F16_MAX_ELEMENTS => "f16",
         Scheme::Q8 => "q8",
         // Codebooks and the decoder's output layer write the features directly: 8 bits.
         Scheme::Q4Mixed
@@ -149,11 +195,17 @@ fn transpose2(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 
 /// Re-encodes an f32 (or any) bundle with `scheme`. The model configuration is untouched.
 pub fn quantize_bundle(bytes: &[u8], scheme: Scheme) -> Result<Vec<u8>, BundleError> {
+    quantize_bundle_only(bytes, scheme, &[])
+}
+
+/// [`quantize_bundle`] restricted to the tensors whose names start with one of `only` (empty:
+/// all); every other tensor is written as f32. For sensitivity studies (`momask quantize
+/// --only`): quantize one group, compare with `momask bench --fidelity`.
+pub fn quantize_bundle_only(bytes: &[u8], scheme: Scheme, only: &[String]) -> Result<Vec<u8>, BundleError> {
     let bundle = Bundle::from_bytes(bytes)?;
     let mut header = bundle.header.clone();
     header.quantization = scheme.name().into();
     header.quantized.clear();
-    let decoder_out = format!("vq.decoder.model.{}.weight", 4 + header.config.vq.down_t);
     let mut out: BTreeMap<String, OwnedTensor> = BTreeMap::new();
     for name in bundle.names() {
         if name.ends_with(SCALES_SUFFIX) {
@@ -173,11 +225,13 @@ pub fn quantize_bundle(bytes: &[u8], scheme: Scheme) -> Result<Vec<u8>, BundleEr
         let values = bundle
             .f32_values(&name, &shape)
             .map_err(|e| BundleError::BadHeader(e.to_string()))?;
-        if keep_f32(&name, &shape) {
-            out.insert(name, OwnedTensor::f32(shape, &values));
-            continue;
-        }
-        match choose(scheme, &name, &decoder_out) {
+        let selected = only.is_empty() || only.iter().any(|p| !p.is_empty() && name.starts_with(p.as_str()));
+        let encoding = if selected {
+            encoding(scheme, &name, &shape, &header.config)
+        } else {
+            "f32"
+        };
+        match encoding {
             "f32" => {
                 out.insert(name, OwnedTensor::f32(shape, &values));
             }
@@ -362,6 +416,47 @@ mod tests {
         for (i, (x, y)) in values.iter().zip(&back).enumerate() {
             assert!((x - y).abs() <= 0.5 * scales[i / Q4_BLOCK].to_f32() + 1e-6);
         }
+    }
+
+    #[test]
+    fn q8_keeps_minilm_and_small_tensors_in_f16() {
+        let config = ModelConfig::humanml3d();
+        let q8 = |name: &str, shape: &[usize]| encoding(Scheme::Q8, name, shape, &config);
+        assert_eq!(
+            q8("minilm.encoder.layer.0.intermediate.dense.weight", &[1536, 384]),
+            "f16"
+        );
+        assert_eq!(
+            q8("minilm.embeddings.word_embeddings.weight", &[30522, 384]),
+            "f16"
+        );
+        assert_eq!(q8("mask.output_process.poseFinal.weight", &[256, 128]), "f16");
+        // 2^17 elements is the last size kept in f16.
+        assert_eq!(q8("len.output.4.weight", &[256, 512]), "f16");
+        assert_eq!(q8("len.output.0.weight", &[512, 257]), "q8");
+        assert_eq!(
+            q8("mask.seqTransEncoder.layers.0.linear1.weight", &[1024, 384]),
+            "q8"
+        );
+        assert_eq!(q8("clip.token_embedding.weight", &[49408, 512]), "q8");
+        assert_eq!(q8("mask.position_enc.pe", &[196, 1, 384]), "f32");
+        assert_eq!(q8("vq.decoder.model.0.bias", &[512]), "f32");
+        // q4-mixed keeps MiniLM 8-bit and small tensors 4-bit (its size budget is the point).
+        let q4 = |name: &str, shape: &[usize]| encoding(Scheme::Q4Mixed, name, shape, &config);
+        assert_eq!(
+            q4("minilm.encoder.layer.0.intermediate.dense.weight", &[1536, 384]),
+            "q8"
+        );
+        assert_eq!(q4("mask.output_process.poseFinal.weight", &[256, 128]), "q4");
+        // stored_bytes follows the choice: f16 two bytes a value, int8 one plus a scale a row.
+        assert_eq!(
+            stored_bytes(Scheme::Q8, "minilm.x.weight", &[10, 10], &config),
+            200
+        );
+        assert_eq!(
+            stored_bytes(Scheme::Q8, "clip.token_embedding.weight", &[49408, 512], &config),
+            49408 * 514
+        );
     }
 
     #[test]

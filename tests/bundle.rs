@@ -192,7 +192,7 @@ fn quantized_bundles_load_and_stay_close_to_f32() {
             .remove(0)
     };
     let reference = run(f32_bytes);
-    for (scheme, max_ratio) in [(Scheme::F16, 0.62), (Scheme::Q8, 0.40), (Scheme::Q4Mixed, 0.28)] {
+    for (scheme, max_ratio) in [(Scheme::F16, 0.62), (Scheme::Q8, 0.45), (Scheme::Q4Mixed, 0.28)] {
         let bytes = quantize_bundle(f32_bytes, scheme).unwrap();
         assert!(
             (bytes.len() as f64) < max_ratio * f32_bytes.len() as f64,
@@ -225,11 +225,19 @@ fn quantized_bundles_load_and_stay_close_to_f32() {
             )
         })
         .collect();
-    let scales = tensors.get_mut("mask.cond_emb.weight.__scales").unwrap();
+    // (The fixture's small tensors stay f16 in q8; take a tensor that is int8.)
+    let int8 = header
+        .quantized
+        .keys()
+        .next()
+        .expect("some tensor is int8")
+        .clone();
+    let scales_name = format!("{int8}.__scales");
+    let scales = tensors.get_mut(&scales_name).unwrap();
     scales.data[0..2].copy_from_slice(&half::f16::NAN.to_le_bytes());
     let err = load(&write_bundle(header, &tensors).unwrap()).unwrap_err();
     assert!(
-        matches!(&err, Error::Load(LoadError::NonFinite { name, .. }) if name == "mask.cond_emb.weight.__scales"),
+        matches!(&err, Error::Load(LoadError::NonFinite { name, .. }) if *name == scales_name),
         "{err}"
     );
 }
@@ -272,4 +280,103 @@ fn clip_bundles_name_their_text_encoder_and_disagreeing_headers_are_refused() {
         matches!(&err, Error::Load(LoadError::Bad { name, .. }) if name == "config.mask.clip_dim"),
         "{err}"
     );
+}
+
+/// Names and shapes a configuration's networks read (values are never kept).
+struct Shapes<'a> {
+    inner: momask::nn::weights::RandomWeights,
+    seen: &'a mut Vec<(String, Vec<usize>)>,
+}
+
+impl momask::nn::weights::WeightSource for Shapes<'_> {
+    fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, LoadError> {
+        self.seen.push((name.to_string(), shape.to_vec()));
+        self.inner.take(name, shape)
+    }
+}
+
+fn tensor_shapes(config: &momask::config::ModelConfig) -> Vec<(String, Vec<usize>)> {
+    let mut seen = Vec::new();
+    let mut source = Shapes {
+        inner: momask::nn::weights::RandomWeights::new(0),
+        seen: &mut seen,
+    };
+    MoMask::from_source(config.clone(), &mut source, None, &Device::flex()).expect("builds");
+    seen
+}
+
+/// `quant::stored_bytes` is exactly what `quantize_bundle` writes (checked on the fixture
+/// bundle), so the official-size budgets can be checked from the configuration's shapes alone:
+/// f32 ≈ 441 MB, q8 ≤ 115 MB, q4-mixed ≤ 65 MB (issue 5), without writing 440 MB files.
+#[test]
+fn official_size_bundles_stay_within_their_size_budgets() {
+    use momask::quant::{Scheme, quantize_bundle, stored_bytes};
+    let schemes = [Scheme::F32, Scheme::F16, Scheme::Q8, Scheme::Q4Mixed];
+    let fixture = Bundle::from_bytes(small_bundle()).unwrap();
+    let fixture_shapes = tensor_shapes(&fixture.header.config);
+    for scheme in schemes {
+        let bytes = quantize_bundle(small_bundle(), scheme).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let written: usize = st
+            .tensors()
+            .iter()
+            .filter(|(n, _)| !n.starts_with("tokenizer."))
+            .map(|(_, v)| v.data().len())
+            .sum();
+        let predicted: usize = fixture_shapes
+            .iter()
+            .map(|(n, s)| stored_bytes(scheme, n, s, &fixture.header.config))
+            .sum();
+        assert_eq!(
+            predicted, written,
+            "{scheme:?}: stored_bytes disagrees with quantize_bundle"
+        );
+    }
+
+    let official = momask::config::ModelConfig::humanml3d();
+    let shapes = tensor_shapes(&official);
+    let vocab = std::fs::metadata(common::shared_dir().join("fixtures/clip/bpe_simple_vocab_16e6.txt.gz"))
+        .expect("CLIP vocabulary")
+        .len() as usize;
+    // The safetensors + JSON headers: 88 KB measured for official q8; 256 KB allowed.
+    let mb = |scheme| {
+        let data: usize = shapes
+            .iter()
+            .map(|(n, s)| stored_bytes(scheme, n, s, &official))
+            .sum();
+        (data + vocab + 256 * 1024) as f64 / 1e6
+    };
+    let (f32_mb, f16_mb, q8_mb, q4_mb) = (
+        mb(Scheme::F32),
+        mb(Scheme::F16),
+        mb(Scheme::Q8),
+        mb(Scheme::Q4Mixed),
+    );
+    eprintln!(
+        "official-size bundles (upper bounds): f32 {f32_mb:.1} MB, f16 {f16_mb:.1}, q8 {q8_mb:.1}, q4-mixed {q4_mb:.1}"
+    );
+    assert!((438.0..446.0).contains(&f32_mb), "f32 {f32_mb:.1} MB");
+    assert!(q8_mb <= 115.0, "official q8 {q8_mb:.1} MB > 115 MB");
+    assert!(q4_mb <= 65.0, "official q4-mixed {q4_mb:.1} MB > 65 MB");
+}
+
+/// The shipped demo bundle is what today's `momask quantize --scheme q8` makes of it (the q8
+/// recipe is a fixed point on its own output): a change of the recipe that is not followed by
+/// a rebuilt `assets/momask-demo.safetensors` fails here.
+#[test]
+fn shipped_demo_bundle_is_the_current_q8_recipe() {
+    use momask::quant::{Q8_F16_MAX_ELEMENTS, Scheme, quantize_bundle};
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/momask-demo.safetensors");
+    let bytes = std::fs::read(path).expect("assets/momask-demo.safetensors is in the repository");
+    let header = read_header(&bytes).unwrap();
+    assert_eq!(header.quantization, "q8");
+    for (name, info) in &header.quantized {
+        let values: usize = info.shape.iter().product();
+        assert!(
+            !name.starts_with("minilm.") && values > Q8_F16_MAX_ELEMENTS,
+            "{name} ({values} values) is int8 but q8 keeps it f16"
+        );
+    }
+    let again = quantize_bundle(&bytes, Scheme::Q8).unwrap();
+    assert_eq!(read_header(&again).unwrap().content_hash, header.content_hash);
 }

@@ -105,6 +105,10 @@ struct QuantizeArgs {
     /// f32, f16, q8 or q4-mixed.
     #[arg(long)]
     scheme: String,
+    /// Quantize only tensors whose names start with one of these prefixes (comma-separated,
+    /// e.g. `minilm.,len.`); all others are written as f32. For sensitivity studies.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 /// Default model shipped with the repository (the demo model, a q8 bundle).
@@ -594,8 +598,8 @@ fn run_quantize(a: QuantizeArgs) -> Result<(), String> {
     let scheme: momask::quant::Scheme = a.scheme.parse()?;
     let bytes = read_file(&a.input)?;
     let started = Instant::now();
-    let out =
-        momask::quant::quantize_bundle(&bytes, scheme).map_err(|e| format!("{}: {e}", a.input.display()))?;
+    let out = momask::quant::quantize_bundle_only(&bytes, scheme, &a.only)
+        .map_err(|e| format!("{}: {e}", a.input.display()))?;
     std::fs::write(&a.out, &out).map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
     println!(
         "wrote {} ({}): {:.1} MB → {:.1} MB in {:.1} s",
