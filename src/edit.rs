@@ -20,8 +20,10 @@ use crate::generate::{
     mask_predict_loop, residual_layers,
 };
 use crate::model::MoMask;
+use crate::motion::JointPositions;
 use crate::motion::recover::{denormalize, recover_from_ric};
 use crate::sample::rng::Rng;
+use crate::seam::{Baseline, SeamMetric, baseline, seam_metrics};
 
 /// Settings of an edit. Defaults are `edit_t2m.py`'s: 18 steps, guidance 4 then 2.
 #[derive(Debug, Clone, PartialEq)]
@@ -189,5 +191,168 @@ pub async fn edit(
         features,
         joints,
         fps: model.config.dataset.fps(),
+    })
+}
+
+/// Frames either side of a span left out when checking that kept frames are unchanged: the VQ
+/// decoder's receptive field spreads a changed token over its neighbours (2 tokens = 8 frames).
+pub const KEPT_MARGIN: usize = 8;
+
+/// Features (de-normalised, `(F − 1) × 263`) of a 22-joint motion in metres, Y up, 20 fps, as
+/// `momask generate` writes it; the source of an edit given as joints.
+pub fn features_from_joints(joints: &JointPositions) -> Result<Vec<f32>, Error> {
+    use crate::motion::extract::joints_to_features;
+    use crate::motion::layout::HUMANML3D;
+    use crate::motion::skeleton::Skeleton;
+    if joints.joints != 22 {
+        return Err(Error::invalid(
+            "source",
+            format!(
+                "{} joints; only 22-joint (HumanML3D) motions can be edited",
+                joints.joints
+            ),
+        ));
+    }
+    Ok(joints_to_features(joints, &HUMANML3D, &Skeleton::humanml3d())?)
+}
+
+/// SMPL-ordered joint positions of a BVH written by momask (22 joints).
+pub fn joints_from_bvh(text: &str) -> Result<JointPositions, Error> {
+    use crate::motion::bvh::{RE_ORDER_INV, parse_bvh};
+    let fk = parse_bvh(text)?.fk_positions();
+    if fk.joints != 22 {
+        return Err(Error::invalid(
+            "source",
+            format!(
+                "the BVH has {} joints; only momask's 22-joint BVH files can be edited",
+                fk.joints
+            ),
+        ));
+    }
+    let mut smpl = JointPositions::zeros(fk.frames, 22);
+    for t in 0..fk.frames {
+        for (smpl_j, &bvh_j) in RE_ORDER_INV.iter().enumerate() {
+            smpl.set(t, smpl_j, fk.get(t, bvh_j));
+        }
+    }
+    Ok(smpl)
+}
+
+/// Seams of an edit: the first regenerated frame and the first kept frame after each span
+/// (token-aligned, as the edit works on tokens), inside the motion.
+pub fn seam_frames(spans: &[(usize, usize)], frames: usize, unit: usize) -> Vec<(usize, &'static str)> {
+    let mut out = Vec::new();
+    for &(a, b) in spans {
+        let (s, e) = span_slots(a, b, unit);
+        if s * unit > 0 && s < e {
+            out.push((s * unit, "span start"));
+        }
+        if e * unit < frames && s < e {
+            out.push((e * unit, "span end"));
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The source after the VQ round trip alone (normalise, pad, encode, decode every layer,
+/// de-normalise): how much an edit changes frames it keeps even before anything is
+/// regenerated. `[frames rounded down to 4, dim]`.
+pub async fn round_trip(model: &MoMask, source: &[f32]) -> Result<Vec<f32>, Error> {
+    let dim = model.config.vq.dim_pose;
+    let max_frames = model.config.max_motion_length;
+    let frames = source.len() / dim;
+    if frames == 0 || frames > max_frames || !source.len().is_multiple_of(dim) {
+        return Err(Error::invalid(
+            "source",
+            format!("{frames} frames is outside 1..={max_frames}"),
+        ));
+    }
+    let kept = frames / model.unit_length() * model.unit_length();
+    let mut padded = vec![0f32; max_frames * dim];
+    for (i, v) in source.iter().enumerate() {
+        let d = i % dim;
+        padded[i] = (v - model.mean[d]) / model.std[d];
+    }
+    let motion = Tensor::<3>::from_data(TensorData::new(padded, [1, max_frames, dim]), &model.device);
+    let (codes, [_, n, q]) = model.vq.encode(motion).await?;
+    let out = crate::nn::read_f32(model.vq.decode_ids(&codes, 1, n, q)).await?;
+    Ok(denormalize(&out[..kept * dim], &model.mean, &model.std)?)
+}
+
+/// Mean per-joint error (mm) of the root-relative, heading-aligned joint positions (the RIC
+/// part of the features, plus the root height) over `frames` of two feature sequences. World
+/// positions after a span are shifted by the span's new root path, so they are not compared.
+pub fn pose_error_mm(a: &[f32], b: &[f32], dim: usize, frames: &[usize]) -> f32 {
+    let layout = crate::motion::layout::HUMANML3D;
+    let ric = layout.ric_range();
+    let (mut sum, mut count) = (0.0f64, 0usize);
+    for &t in frames {
+        let (ra, rb) = (&a[t * dim..(t + 1) * dim], &b[t * dim..(t + 1) * dim]);
+        sum += (ra[3] - rb[3]).abs() as f64;
+        for (pa, pb) in ra[ric.clone()]
+            .chunks_exact(3)
+            .zip(rb[ric.clone()].chunks_exact(3))
+        {
+            let d: f32 = (0..3).map(|k| (pa[k] - pb[k]).powi(2)).sum();
+            sum += d.sqrt() as f64;
+        }
+        count += layout.joints;
+    }
+    if count == 0 {
+        0.0
+    } else {
+        (sum / count as f64 * 1000.0) as f32
+    }
+}
+
+/// Frames outside every span (with [`KEPT_MARGIN`]) of a `frames`-long edit.
+pub fn kept_frames(spans: &[(usize, usize)], frames: usize, unit: usize) -> Vec<usize> {
+    (0..frames)
+        .filter(|&t| {
+            spans.iter().all(|&(a, b)| {
+                let (s, e) = span_slots(a, b, unit);
+                t + KEPT_MARGIN < s * unit || t >= e * unit + KEPT_MARGIN
+            })
+        })
+        .collect()
+}
+
+/// What an edit did: seams, and how far kept frames moved compared with the VQ round trip.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EditReport {
+    pub seams: Vec<SeamMetric>,
+    /// The seam statistic away from the seams (see [`crate::seam::baseline`]).
+    pub baseline: Option<Baseline>,
+    /// Pose error (mm) of the kept frames: edited vs source.
+    pub kept_error_mm: f32,
+    /// Pose error (mm) of the same frames after the VQ round trip alone.
+    pub round_trip_error_mm: f32,
+    /// How many frames were compared.
+    pub kept_frames: usize,
+}
+
+/// Measures an edit (see [`EditReport`]).
+pub async fn report(
+    model: &MoMask,
+    source: &[f32],
+    spans: &[(usize, usize)],
+    edited: &Motion,
+) -> Result<EditReport, Error> {
+    let dim = model.config.vq.dim_pose;
+    let unit = model.unit_length();
+    let frames = edited.frames();
+    let seams = seam_frames(spans, frames, unit);
+    let kept = kept_frames(spans, frames, unit);
+    let rt = round_trip(model, source).await?;
+    let plain: Vec<usize> = seams.iter().map(|s| s.0).collect();
+    Ok(EditReport {
+        seams: seam_metrics(&edited.joints, &seams),
+        baseline: baseline(&edited.joints, &plain),
+        kept_error_mm: pose_error_mm(source, &edited.features, dim, &kept),
+        round_trip_error_mm: pose_error_mm(source, &rt, dim, &kept),
+        kept_frames: kept.len(),
     })
 }
