@@ -48,20 +48,9 @@ pub fn span_slots(start_frame: usize, end_frame: usize, unit: usize) -> (usize, 
     (start_frame / unit, end_frame / unit)
 }
 
-/// Regenerates `spans` (frame ranges, end exclusive) of `source` — de-normalised features
-/// `[frames, dim]` — from `text`. Returns the edited motion (same frame count as the source,
-/// rounded down to a multiple of 4).
-pub async fn edit(
-    model: &MoMask,
-    source: &[f32],
-    spans: &[(usize, usize)],
-    text: &str,
-    opts: &EditOptions,
-    hooks: &mut Hooks<'_>,
-    mut trace: Option<&mut Trace>,
-) -> Result<Motion, Error> {
-    let g = &opts.generate;
-    g.validate()?;
+/// Checks an edit's source (whole, finite `dim`-d frames, 4..=196 of them) and spans
+/// (non-empty, within the source) before anything runs.
+pub fn check(model: &MoMask, source: &[f32], spans: &[(usize, usize)]) -> Result<(), Error> {
     let dim = model.config.vq.dim_pose;
     let unit = model.unit_length();
     let max_frames = model.config.max_motion_length;
@@ -72,8 +61,7 @@ pub async fn edit(
         ));
     }
     let frames = source.len() / dim;
-    let tokens = frames / unit;
-    if tokens == 0 || frames > max_frames {
+    if frames / unit == 0 || frames > max_frames {
         return Err(Error::invalid(
             "source",
             format!("{frames} frames is outside {unit}..={max_frames}"),
@@ -93,6 +81,29 @@ pub async fn edit(
             ));
         }
     }
+    Ok(())
+}
+
+/// Regenerates `spans` (frame ranges, end exclusive) of `source` — de-normalised features
+/// `[frames, dim]` — from `text`. Returns the edited motion (same frame count as the source,
+/// rounded down to a multiple of 4).
+pub async fn edit(
+    model: &MoMask,
+    source: &[f32],
+    spans: &[(usize, usize)],
+    text: &str,
+    opts: &EditOptions,
+    hooks: &mut Hooks<'_>,
+    mut trace: Option<&mut Trace>,
+) -> Result<Motion, Error> {
+    let g = &opts.generate;
+    g.validate()?;
+    check(model, source, spans)?;
+    let dim = model.config.vq.dim_pose;
+    let unit = model.unit_length();
+    let max_frames = model.config.max_motion_length;
+    let frames = source.len() / dim;
+    let tokens = frames / unit;
     // 1. Normalise and zero-pad (zeros = the mean pose) to the longest motion, then encode.
     let n = max_frames / unit;
     let mut padded = vec![0f32; max_frames * dim];
