@@ -476,14 +476,20 @@ fn run_long(
     generate: GenerateOptions,
     a: &GenerateArgs,
 ) -> Result<(), String> {
+    if a.repeat != 1 {
+        return Err("--repeat works for motions of one window (≤ 196 frames); run a timeline again with another --seed".into());
+    }
     let opts = momask::long::LongOptions {
         generate,
         context_tokens: a.context,
     };
     let started = Instant::now();
+    let mut current = (0, 0);
     let mut progress = |p: Progress| match p {
-        Progress::Window { window, windows } => eprint!("\rwindow {window}/{windows}   "),
-        Progress::Mask { step, steps } => eprint!("\rmask step {step}/{steps}"),
+        Progress::Window { window, windows } => current = (window, windows),
+        Progress::Mask { step, steps } => {
+            eprint!("\rwindow {}/{}, mask step {step}/{steps}  ", current.0, current.1)
+        }
         _ => {}
     };
     let cancelled = || false;
