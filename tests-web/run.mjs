@@ -623,6 +623,9 @@ test('edit and long motions through the JS API (cpu) equal native; bad input rej
     const e = await rejection(page, body);
     assert(e && e.name === name && re.test(e.message), `${body}: got ${JSON.stringify(e)}`);
   }
+  // An aborted timeline rejects with an AbortError and stops at the next step.
+  const aborted = await rejection(page, 'const c = new AbortController(); const p = window.model.generateTimeline([{ text: "walk", seconds: 30 }], { signal: c.signal, onProgress: (e) => { if (e.stage === "window") c.abort(); } }); await p');
+  assert(aborted && aborted.name === 'AbortError', `aborted timeline: ${JSON.stringify(aborted)}`);
   // Nothing above crashed the instance.
   const after = await generate(page, WALK.text, { frames: 40, greedy: true });
   expectParity(after, WALK.ref, 'cpu after bad edits and timelines');

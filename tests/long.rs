@@ -2,6 +2,8 @@
 //! whose seams are no more abrupt than the motion inside the windows, while the metric does flag a
 //! real cut; single prompts beyond 196 frames; bad timelines are typed errors.
 
+mod common;
+
 use burn::tensor::Device;
 use momask::MoMask;
 use momask::generate::{GenerateOptions, Hooks, Length, Request, feature_layout};
@@ -109,6 +111,34 @@ fn one_prompt_beyond_196_frames() {
         long.seams.iter().all(|s| s.ratio < SEAM_RATIO_BOUND),
         "{:?}",
         long.seams
+    );
+}
+
+/// The same timeline, greedy, on burn-wgpu and on the CPU: the same tokens (the host draws from
+/// read-back logits) and joints within 1e-4 — the window stitching does nothing backend-specific.
+#[test]
+fn wgpu_long_motion_equals_cpu() {
+    let Some(device) = common::wgpu_device() else {
+        return;
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/momask-demo.safetensors");
+    let bytes = std::fs::read(path).unwrap();
+    let timeline = Timeline::parse("a person walks forward#6s; a person jumps#4.4s", 20.0).unwrap();
+    let opts = LongOptions {
+        generate: GenerateOptions::greedy(),
+        ..LongOptions::default()
+    };
+    let run_on = |device: &Device| {
+        let model = MoMask::from_bundle_bytes(&bytes, device).unwrap();
+        Hooks::silent(|h| pollster::block_on(generate_timeline(&model, &timeline, &opts, h))).unwrap()
+    };
+    let (cpu, gpu) = (run_on(&Device::flex()), run_on(&device));
+    assert_eq!(cpu.motion.ids, gpu.motion.ids);
+    common::assert_close(
+        "wgpu long joints",
+        &gpu.motion.joints.data,
+        &cpu.motion.joints.data,
+        1e-4,
     );
 }
 
