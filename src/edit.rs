@@ -51,9 +51,18 @@ pub fn span_slots(start_frame: usize, end_frame: usize, unit: usize) -> (usize, 
 /// Checks an edit's source (whole, finite `dim`-d frames, 4..=196 of them) and spans
 /// (non-empty, within the source) before anything runs.
 pub fn check(model: &MoMask, source: &[f32], spans: &[(usize, usize)]) -> Result<(), Error> {
+    check_up_to(model, source, spans, model.config.max_motion_length)
+}
+
+/// [`check`] for sources of up to `max_frames` frames.
+fn check_up_to(
+    model: &MoMask,
+    source: &[f32],
+    spans: &[(usize, usize)],
+    max_frames: usize,
+) -> Result<(), Error> {
     let dim = model.config.vq.dim_pose;
     let unit = model.unit_length();
-    let max_frames = model.config.max_motion_length;
     if source.is_empty() || !source.len().is_multiple_of(dim) {
         return Err(Error::invalid(
             "source",
@@ -355,9 +364,25 @@ pub async fn report(
     let dim = model.config.vq.dim_pose;
     let unit = model.unit_length();
     let frames = edited.frames();
-    let seams = seam_frames(spans, frames, unit);
-    let kept = kept_frames(spans, frames, unit);
-    let rt = round_trip(model, source).await?;
+    let mut seams = seam_frames(spans, frames, unit);
+    let mut kept = kept_frames(spans, frames, unit);
+    let rt = match edit_window(model, source.len() / dim, spans)? {
+        None => round_trip(model, source).await?,
+        Some(w) => {
+            // Only the window went through the VQ; outside it the source is copied.
+            for (f, kind) in [(w.replace.0, "window"), (w.replace.1, "window")] {
+                if f > 0 && f < frames {
+                    seams.push((f, kind));
+                }
+            }
+            seams.sort_unstable();
+            kept.retain(|&t| t >= w.replace.0 && t < w.replace.1);
+            let inner = round_trip(model, &source[w.start * dim..(w.start + w.len) * dim]).await?;
+            let mut full = source[..frames * dim].to_vec();
+            full[w.start * dim..(w.start + w.len) * dim].copy_from_slice(&inner);
+            full
+        }
+    };
     let plain: Vec<usize> = seams.iter().map(|s| s.0).collect();
     Ok(EditReport {
         seams: seam_metrics(&edited.joints, &seams),
@@ -366,4 +391,128 @@ pub async fn report(
         round_trip_error_mm: pose_error_mm(source, &rt, dim, &kept),
         kept_frames: kept.len(),
     })
+}
+
+/// Frames on each side of the spans over which a long motion cross-fades from its own features
+/// into the edited window's (which differ there by the VQ round trip) and back.
+pub const LONG_EDIT_MARGIN: usize = 16;
+
+/// Where a long source is edited: the model window `[start, start + len)` (token-aligned) and
+/// the frames `[replace.0, replace.1)` taken from the edited window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EditWindow {
+    pub start: usize,
+    pub len: usize,
+    pub replace: (usize, usize),
+}
+
+/// The window for editing `spans` of a `frames`-long source: `None` when the whole source fits
+/// the model (the plain [`edit`]); an error when the spans do not fit one window with margins.
+pub fn edit_window(
+    model: &MoMask,
+    frames: usize,
+    spans: &[(usize, usize)],
+) -> Result<Option<EditWindow>, Error> {
+    let unit = model.unit_length();
+    let len = model.config.max_motion_length / unit * unit;
+    if frames <= model.config.max_motion_length || spans.is_empty() {
+        return Ok(None);
+    }
+    let kept = frames / unit * unit;
+    let lo = spans.iter().map(|s| s.0).min().unwrap_or(0);
+    let hi = spans.iter().map(|s| s.1).max().unwrap_or(0);
+    let room = len - 2 * LONG_EDIT_MARGIN;
+    if hi - lo > room {
+        return Err(Error::invalid(
+            "spans",
+            format!(
+                "frames {lo}..{hi} of a {frames}-frame motion do not fit one {len}-frame window \
+                 ({room} frames plus {LONG_EDIT_MARGIN} either side); edit them one at a time"
+            ),
+        ));
+    }
+    // Centred on the spans, inside the motion, on the token grid (so the spans' slots are the
+    // same tokens as in the whole motion).
+    let centred = ((lo + hi) / 2).saturating_sub(len / 2).min(kept - len);
+    let start = centred / unit * unit;
+    let replace = (
+        lo.saturating_sub(LONG_EDIT_MARGIN).max(start),
+        (hi + LONG_EDIT_MARGIN).min(start + len).min(kept),
+    );
+    Ok(Some(EditWindow { start, len, replace }))
+}
+
+/// [`edit`] for sources of any length (up to the long-motion limit): a motion longer than one
+/// window is edited inside the 196-frame window around the spans, whose frames near the spans
+/// replace the source's; the root path is then recovered once over the whole motion. `ids` holds
+/// the window's codes and −1 elsewhere (those frames are the source's own features).
+pub async fn edit_any(
+    model: &MoMask,
+    source: &[f32],
+    spans: &[(usize, usize)],
+    text: &str,
+    opts: &EditOptions,
+    hooks: &mut Hooks<'_>,
+) -> Result<Motion, Error> {
+    check_any(model, source, spans)?;
+    let dim = model.config.vq.dim_pose;
+    let unit = model.unit_length();
+    let long = source.len() / dim > model.config.max_motion_length;
+    let Some(w) = edit_window(model, source.len() / dim, spans)? else {
+        if !long {
+            return edit(model, source, spans, text, opts, hooks, None).await;
+        }
+        // No span: the source itself, as `edit` does for short motions.
+        let frames = source.len() / dim / unit * unit;
+        let features = source[..frames * dim].to_vec();
+        let joints = recover_from_ric(&features, frames, &feature_layout(model))?;
+        hooks.report(Progress::Done)?;
+        return Ok(Motion {
+            text: text.to_string(),
+            tokens: frames / unit,
+            ids: vec![-1; frames / unit * model.config.vq.num_quantizers],
+            features,
+            joints,
+            fps: model.config.dataset.fps(),
+        });
+    };
+    let shifted: Vec<(usize, usize)> = spans.iter().map(|&(a, b)| (a - w.start, b - w.start)).collect();
+    let window = &source[w.start * dim..(w.start + w.len) * dim];
+    let edited = edit(model, window, &shifted, text, opts, hooks, None).await?;
+    let frames = source.len() / dim / unit * unit;
+    let mut features = source[..frames * dim].to_vec();
+    // Cross-fade from the source into the edited window over the margins: the window's frames
+    // there differ from the source by the VQ round trip, and a hard switch would be a cut. The
+    // features are root velocities and root-relative positions, so a blend of two nearby poses
+    // is itself a plausible pose.
+    let (r0, r1) = w.replace;
+    let ramp = LONG_EDIT_MARGIN as f32;
+    for t in r0..r1 {
+        let into = (t - r0) as f32 + 0.5;
+        let out_of = (r1 - t) as f32 - 0.5;
+        let weight = (into / ramp).min(out_of / ramp).clamp(0.0, 1.0);
+        let e = &edited.features[(t - w.start) * dim..(t - w.start + 1) * dim];
+        for (f, &v) in features[t * dim..(t + 1) * dim].iter_mut().zip(e) {
+            *f += weight * (v - *f);
+        }
+    }
+    let joints = recover_from_ric(&features, frames, &feature_layout(model))?;
+    let q = model.config.vq.num_quantizers;
+    let mut ids = vec![-1i64; frames / unit * q];
+    ids[w.start / unit * q..w.start / unit * q + edited.ids.len()].copy_from_slice(&edited.ids);
+    Ok(Motion {
+        text: text.to_string(),
+        tokens: frames / unit,
+        ids,
+        features,
+        joints,
+        fps: model.config.dataset.fps(),
+    })
+}
+
+/// [`check`] for [`edit_any`]: sources up to the long-motion limit, and spans that fit a window.
+pub fn check_any(model: &MoMask, source: &[f32], spans: &[(usize, usize)]) -> Result<(), Error> {
+    let max = (crate::long::MAX_SECONDS * model.config.dataset.fps() as f64) as usize;
+    check_up_to(model, source, spans, max)?;
+    edit_window(model, source.len() / model.config.vq.dim_pose, spans).map(|_| ())
 }

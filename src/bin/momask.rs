@@ -620,9 +620,7 @@ fn run_edit(a: EditArgs) -> Result<(), String> {
         opts.generate.draw = Draw::Greedy;
     }
     let motion = Hooks::silent(|h| {
-        pollster::block_on(momask::edit::edit(
-            &model, &source, &spans, &a.text, &opts, h, None,
-        ))
+        pollster::block_on(momask::edit::edit_any(&model, &source, &spans, &a.text, &opts, h))
     })
     .map_err(|e| e.to_string())?;
     write_motion(&a.out, &motion.joints, true)?;

@@ -419,8 +419,9 @@ impl Model {
     /// Regenerates frame spans of a motion from `text` (temporal inpainting). `source`: a
     /// motion object with `features` (263-d, from `generate`), joints as a `Float32Array`
     /// (`frames × 22 × 3`, metres) or BVH text written by momask; `spans`: `[[start, end], …]`
-    /// (frames, end exclusive). Everything is checked before the promise exists. Resolves to a
-    /// motion with `seams`, `keptErrorMm` and `roundTripErrorMm`.
+    /// (frames, end exclusive). A source longer than one window (a long motion) is edited in the
+    /// 196-frame window around the spans. Everything is checked before the promise exists.
+    /// Resolves to a motion with `seams`, `keptErrorMm` and `roundTripErrorMm`.
     #[wasm_bindgen(unchecked_return_type = "Promise<RawMotion>")]
     pub fn edit(
         &self,
@@ -446,7 +447,7 @@ impl Model {
         let core_opts = opts.to_core().map_err(|e| core_error(&e))?;
         let features = parse_source(&source)?;
         let spans = parse_spans(&spans)?;
-        crate::edit::check(&self.inner, &features, &spans).map_err(|e| core_error(&e))?;
+        crate::edit::check_any(&self.inner, &features, &spans).map_err(|e| core_error(&e))?;
         let model = self.inner.clone();
         let on_gpu = self.info.backend == "webgpu";
         Ok(future_to_promise(async move {
@@ -458,7 +459,7 @@ impl Model {
                     cancelled: &cancelled,
                 };
                 let m =
-                    crate::edit::edit(&model, &features, &spans, &text, &core_opts, &mut hooks, None).await?;
+                    crate::edit::edit_any(&model, &features, &spans, &text, &core_opts, &mut hooks).await?;
                 let report = crate::edit::report(&model, &features, &spans, &m).await?;
                 Ok((m, report))
             };
