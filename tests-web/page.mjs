@@ -315,6 +315,15 @@ export function registerPageTests({ test, browser, server, assert, maxAbsDiff, f
       window.scrollTo(0, 0);
     });
     await screenshot(page, 'page-timeline.png');
+    // A span of the long motion can be edited too (in the 196-frame window around it).
+    await page.click('#tab-edit');
+    await page.fill('#edit-from', '15');
+    await page.fill('#edit-to', '17');
+    await page.fill('#edit-prompt', 'a person waves');
+    await page.click('#edit-run');
+    await waitGenerations(page, 5, 120_000);
+    const le = await page.evaluate(() => ({ frames: window.momaskPage.state.motions[0].frames, seams: window.momaskPage.state.motions[0].seams.map((s) => s.frame), segs: [...document.querySelectorAll('#track-segs > div')].map((d) => d.textContent) }));
+    assert(le.frames === 600 && le.seams.includes(300) && le.seams.includes(340) && le.segs.includes('a person waves'), `edit of the timeline: ${JSON.stringify(le)}`);
     notes.push(`page timeline (${demo ? 'demo model' : 'small model'}): 600 frames; seams ${long.seams.map((s) => `${s.frame} ${s.kind} ${s.jumpMm.toFixed(1)} mm/frame ×${s.ratio.toFixed(2)}`).join(', ')}; away from seams ×${long.base?.median.toFixed(2)} median, ×${long.base?.p95.toFixed(2)} p95`);
     assert(errors.length === 0, `console errors: ${errors.join(' | ')}`);
   });

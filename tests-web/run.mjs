@@ -578,7 +578,8 @@ test('edit and long motions through the JS API (cpu) equal native; bad input rej
       const events = [];
       const timeline = await window.model.generateTimeline([{ text: 'a person walks forward', seconds: 6 }, { text: 'a person jumps', seconds: 4.4 }], { greedy: true, onProgress: (e) => events.push(e.stage) });
       const long = await window.model.generate('a person walks forward', { frames: 240, greedy: true });
-      return { fromJoints: pick(fromJoints), fromBvh: pick(fromBvh), fromMotion: pick(fromMotion), sourceJoints: Array.from(source.joints), same: Array.from(same.joints), timeline: pick(timeline), long: pick(long), windows: events.filter((s) => s === 'window').length };
+      const longEdit = await window.model.edit(long, [[100, 140]], 'a person jumps', { greedy: true });
+      return { longEdit: { ...pick(longEdit), before: Array.from(long.joints) }, fromJoints: pick(fromJoints), fromBvh: pick(fromBvh), fromMotion: pick(fromMotion), sourceJoints: Array.from(source.joints), same: Array.from(same.joints), timeline: pick(timeline), long: pick(long), windows: events.filter((s) => s === 'window').length };
     },
     { walk: WALK.ref.joints, bvh },
   );
@@ -597,6 +598,11 @@ test('edit and long motions through the JS API (cpu) equal native; bad input rej
   assert(r.windows >= 2 && r.timeline.seams.length === r.windows - 1, `windows ${r.windows}, seams ${r.timeline.seams.length}`);
   const dLong = maxAbsDiff(r.long.joints, ref('ref_long_240.json').joints);
   assert(r.long.frames === 240 && dLong <= TOL && r.long.seams.length >= 1, `frames 240: ${r.long.frames} frames, |Δ| vs native ${dLong}`);
+  // A span of a long motion: edited in the window around it, cross-faded in; frames far from it
+  // are the source's.
+  const le = r.longEdit;
+  assert(le.frames === 240 && le.seams.map((s) => s.frame).join() === '84,100,140,156', `long edit: ${le.frames} frames, seams ${JSON.stringify(le.seams)}`);
+  assert(maxAbsDiff(le.joints.slice(0, 84 * 66), le.before.slice(0, 84 * 66)) === 0, 'long edit: frames before the cross-fade are unchanged');
   notes.push(`JS edit vs native: |Δ| ${dEdit.toExponential(2)} (joints), ${dBvh.toExponential(2)} (BVH); timeline ${dTimeline.toExponential(2)}, 240 frames ${dLong.toExponential(2)}; edit seams ${r.fromJoints.seams.map((s) => `×${s.ratio.toFixed(2)}`).join(' ')}, timeline seams ${r.timeline.seams.map((s) => `×${s.ratio.toFixed(2)}`).join(' ')}`);
 
   const cases = [
@@ -609,7 +615,7 @@ test('edit and long motions through the JS API (cpu) equal native; bad input rej
     ['const m = await window.model.generate("a", { frames: 40 }); await window.model.edit(m, [8, 16], "x")', 'TypeError', /pair/],
     ['const m = await window.model.generate("a", { frames: 40 }); await window.model.edit(m, [[0, 8]], "  ")', 'RangeError', /empty/],
     ['const m = await window.model.generate("a", { frames: 40 }); await window.model.edit(m, [[0, 8]], "x", { sede: 1 })', 'TypeError', /unknown field `sede`/],
-    ['const m = await window.model.generate("a", { frames: 240 }); await window.model.edit(m, [[0, 8]], "x")', 'RangeError', /outside 4..=196/],
+    ['const m = await window.model.generate("a", { frames: 240 }); await window.model.edit(m, [[0, 8], [200, 232]], "x")', 'RangeError', /do not fit one 196-frame window/],
     ['await window.model.generateTimeline([])', 'RangeError', /no segment/],
     ['await window.model.generateTimeline([{ text: "walk" }])', 'TypeError', /seconds/],
     ['await window.model.generateTimeline([{ text: "walk", seconds: 4 }, { text: "jump", seconds: 0.05 }])', 'RangeError', /segment 1.*shorter than one token/],

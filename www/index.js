@@ -324,8 +324,7 @@ function setSource(motion, before) {
   edit.source = motion;
   edit.before = before;
   edit.showing = 'after';
-  const maxSeconds = (state.model?.info.sizes.maxFrames ?? 196) / motion.fps;
-  for (const id of ['edit-from', 'edit-to']) $(id).max = String(maxSeconds);
+  for (const id of ['edit-from', 'edit-to']) $(id).max = String(motion.duration);
   renderTrack();
   syncTools();
 }
@@ -383,8 +382,7 @@ function selection() {
 function renderSelection() {
   const { from, to, m } = selection();
   const sel = $('track-sel');
-  // Motions longer than the model's window cannot be edited: no selection on them.
-  if (!m || !(to > from) || shown().frames > (state.model?.info.sizes.maxFrames ?? 196)) {
+  if (!m || !(to > from)) {
     sel.hidden = true;
     return;
   }
@@ -564,8 +562,7 @@ async function runTimeline() {
   page.viewer?.play();
   state.motions = [m];
   setSource(m, null);
-  const tooLong = m.frames > (state.model.info.sizes.maxFrames ?? 196);
-  status(`${m.frames} frames (${m.duration.toFixed(1)} s) from ${segments.length} prompts${tooLong ? ' — spans of motions up to 9.8 s can be edited' : ''}.`, 1);
+  status(`${m.frames} frames (${m.duration.toFixed(1)} s) from ${segments.length} prompts. Select seconds on the track to edit them.`, 1);
   return m;
 }
 $('long-run').onclick = runTimeline;
