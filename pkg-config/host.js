@@ -1,7 +1,7 @@
 // The model host: owns the wasm instance and one loaded model. Runs inside the Web Worker
 // (worker.js) by default, or on the page itself with `MoMask.load(src, { worker: false })`.
 //
-// Protocol (messages from the wrapper): { id, type: 'load' | 'generate' | 'bvh' | 'cancel' |
+// Protocol (messages from the wrapper): { id, type: 'load' | 'generate' | 'edit' | 'timeline' | 'bvh' | 'cancel' |
 // 'destroyDevice' | 'dispose', ... }. Replies: { id, type: 'progress', event },
 // { id, type: 'result', value }, { id, type: 'error', error: { name, message } }, and
 // { type: 'info', info } when the model moved to the CPU after a WebGPU failure.
@@ -177,6 +177,31 @@ export function createHost(post) {
     }
   }
 
+  /** Edits and timelines: the same cancellation and WebGPU → CPU fallback as generate. */
+  async function withFallback(msg, progress, state, call) {
+    if (!model) throw namedError('MoMaskError', 'no model is loaded (it was disposed or failed to load)');
+    checkUsable();
+    const shared = msg.cancelBuffer ? new Int32Array(msg.cancelBuffer) : null;
+    const isCancelled = () => state.cancelled || (shared !== null && Atomics.load(shared, 0) !== 0);
+    const run = () => guarded(() => call(progress, isCancelled));
+    try {
+      return await run();
+    } catch (e) {
+      const gpuFailure = info.backend === 'webgpu' && (e.name === 'MoMaskBackendError' || e.name === 'MoMaskPanic');
+      if (!gpuFailure || isCancelled()) throw e;
+      const reason = `WebGPU failed (${e.message}); switched to the CPU`;
+      if (!(await fallBackToCpu(reason))) throw e;
+      progress({ stage: 'fallback', reason });
+      return await run();
+    }
+  }
+
+  const edit = (msg, progress, state) =>
+    withFallback(msg, progress, state, (onProgress, isCancelled) => model.edit(msg.source, msg.spans, msg.text, msg.options ?? {}, onProgress, isCancelled));
+
+  const timeline = (msg, progress, state) =>
+    withFallback(msg, progress, state, (onProgress, isCancelled) => model.generateTimeline(msg.segments, msg.options ?? {}, onProgress, isCancelled));
+
   async function bvh(msg) {
     await ensureWasm(msg.wasmUrl);
     checkUsable();
@@ -206,7 +231,7 @@ export function createHost(post) {
     const state = { cancelled: false, abort: null };
     cancelled.set(id, state);
     const progress = (event) => post({ id, type: 'progress', event });
-    const ops = { load, generate, bvh, destroyDevice: async () => model?.destroyDeviceForTesting() ?? false, dispose: async () => dispose() };
+    const ops = { load, generate, edit, timeline, bvh, destroyDevice: async () => model?.destroyDeviceForTesting() ?? false, dispose: async () => dispose() };
     const op = ops[type];
     // Operations run one at a time, in order; a cancelled one that has not started is skipped.
     queue = queue.then(async () => {
@@ -216,7 +241,8 @@ export function createHost(post) {
         const value = await op(msg, progress, state);
         if (state.cancelled) throw abortError();
         const transfer = [];
-        if (type === 'generate') for (const m of value) transfer.push(m.joints.buffer, m.features.buffer, m.ids.buffer);
+        const motions = type === 'generate' ? value : type === 'edit' || type === 'timeline' ? [value] : [];
+        for (const m of motions) transfer.push(m.joints.buffer, m.features.buffer, m.ids.buffer);
         post({ id, type: 'result', value }, transfer);
       } catch (e) {
         post({ id, type: 'error', error: serializeError(e) });

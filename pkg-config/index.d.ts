@@ -18,6 +18,8 @@ export type LoadProgress =
 export type GenerateProgress =
   | { stage: 'text'; t: number }
   | { stage: 'length'; t: number }
+  /** Long motions: window `window` of `windows` starts (mask and residual events follow). */
+  | { stage: 'window'; window: number; windows: number; t: number }
   | { stage: 'mask'; step: number; steps: number; t: number }
   | { stage: 'residual'; layer: number; layers: number; t: number }
   | { stage: 'decode'; t: number }
@@ -73,6 +75,68 @@ export interface GenerateOptions {
   onProgress?: (event: GenerateProgress) => void;
   /** Rejects the promise at once with an AbortError; the host stops at the next step. */
   signal?: AbortSignal;
+}
+
+/** Options of `model.edit` (defaults as `momask edit` and the reference's edit_t2m.py). */
+export interface EditOptions {
+  seed?: number;
+  /** Mask-predict iterations over the spans (default 18). */
+  steps?: number;
+  /** Default 4. */
+  condScale?: number;
+  /** Default 2. */
+  resCondScale?: number;
+  temperature?: number;
+  topk?: number;
+  greedy?: boolean;
+  onProgress?: (event: GenerateProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** Options of `model.generateTimeline`. */
+export interface TimelineOptions {
+  seed?: number;
+  steps?: number;
+  condScale?: number;
+  resCondScale?: number;
+  temperature?: number;
+  topk?: number;
+  greedy?: boolean;
+  /** Tokens (4 frames each) of the previous window each new window continues from (default 12). */
+  context?: number;
+  onProgress?: (event: GenerateProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** One prompt of a timeline. */
+export interface TimelineSegment {
+  text: string;
+  /** Duration in seconds (at least one token, 0.2 s at 20 fps; at most 300 s in all). */
+  seconds: number;
+}
+
+/** The source of an edit: a motion, joints `frames × 22 × 3` (metres, Y up, 20 fps) or BVH text
+ * written by momask. */
+export type EditSource = Motion | { features: Float32Array } | { joints: Float32Array } | Float32Array | string;
+
+/** How abruptly the motion changes where generated pieces meet. Velocities in mm/frame. */
+export interface Seam {
+  /** First frame of the new content. */
+  frame: number;
+  kind: 'span start' | 'span end' | 'window' | 'segment';
+  /** Largest joint velocity change at the seam (frames s−1..s+1). */
+  jumpMm: number;
+  /** Mean of the per-frame largest velocity change within one second around it. */
+  typicalMm: number;
+  /** `jumpMm / typicalMm`; compare with `seamBaseline`. */
+  ratio: number;
+}
+
+/** The seam ratio at frames away from every seam: what "no seam" looks like in this motion. */
+export interface SeamBaseline {
+  median: number;
+  p95: number;
+  frames: number;
 }
 
 export interface AdapterInfo {
@@ -152,6 +216,17 @@ export declare class Motion {
   readonly ids: Int32Array;
   /** Seconds. */
   readonly duration: number;
+  /** Edits and long motions: velocity jump at each seam. */
+  readonly seams?: Seam[];
+  readonly seamBaseline?: SeamBaseline | null;
+  /** Long motions: the frames each prompt covers. */
+  readonly segments?: { text: string; startFrame: number; endFrame: number }[];
+  /** Edits: the spans that were regenerated. */
+  readonly spans?: [number, number][];
+  /** Edits: pose error (mm, root-relative) of the kept frames against the source … */
+  readonly keptErrorMm?: number;
+  /** … and of the same frames after the VQ round trip alone. */
+  readonly roundTripErrorMm?: number;
   joint(frame: number, joint: number): [number, number, number];
   toJSON(): JointsDocument;
   toJSONString(): string;
@@ -166,6 +241,10 @@ export declare class MoMask {
   generate(text: string, options?: GenerateOptions & { repeat?: 1 }): Promise<Motion>;
   generate(text: string | string[], options: GenerateOptions & { repeat: number }): Promise<Motion[]>;
   generate(text: string[], options?: GenerateOptions): Promise<Motion[]>;
+  /** Regenerates `spans` (`[[start, end], …]`, frames, end exclusive) of `source` from `text`. */
+  edit(source: EditSource, spans: [number, number][], text: string, options?: EditOptions): Promise<Motion>;
+  /** One long motion from prompts in turn (overlapping windows, overlaps inpainted). */
+  generateTimeline(segments: TimelineSegment[], options?: TimelineOptions): Promise<Motion>;
   dispose(): void;
   static clearCache(): Promise<boolean>;
   static isCached(url: string | URL): Promise<boolean>;

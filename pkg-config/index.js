@@ -40,12 +40,12 @@ function checkLoadOptions(options) {
   return options;
 }
 
-function splitGenerateOptions(options) {
+function splitGenerateOptions(options, what = 'generate options') {
   if (options === undefined || options === null) return { rest: {} };
-  if (typeof options !== 'object' || Array.isArray(options)) throw namedError('TypeError', `invalid generate options: expected an object, got ${Array.isArray(options) ? 'an array' : typeof options}`);
+  if (typeof options !== 'object' || Array.isArray(options)) throw namedError('TypeError', `invalid ${what}: expected an object, got ${Array.isArray(options) ? 'an array' : typeof options}`);
   const { onProgress, signal, _loseDeviceAtStep, ...rest } = options;
-  if (onProgress !== undefined && typeof onProgress !== 'function') throw namedError('TypeError', 'invalid generate options: onProgress must be a function');
-  if (signal !== undefined && !(signal && typeof signal.aborted === 'boolean')) throw namedError('TypeError', 'invalid generate options: signal must be an AbortSignal');
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw namedError('TypeError', `invalid ${what}: onProgress must be a function`);
+  if (signal !== undefined && !(signal && typeof signal.aborted === 'boolean')) throw namedError('TypeError', `invalid ${what}: signal must be an AbortSignal`);
   for (const [k, v] of Object.entries(rest)) if (v === undefined) delete rest[k];
   return { onProgress, signal, rest, loseDeviceAtStep: _loseDeviceAtStep };
 }
@@ -183,6 +183,13 @@ export class Motion {
     this.joints = data.joints;
     this.features = data.features;
     this.ids = data.ids;
+    // Edits and long motions: where pieces meet and how smoothly (see README, "Seam metrics").
+    if (data.seams) this.seams = data.seams;
+    if (data.seamBaseline !== undefined) this.seamBaseline = data.seamBaseline;
+    if (data.segments) this.segments = data.segments;
+    if (data.spans) this.spans = data.spans;
+    if (data.keptErrorMm !== undefined) this.keptErrorMm = data.keptErrorMm;
+    if (data.roundTripErrorMm !== undefined) this.roundTripErrorMm = data.roundTripErrorMm;
     Object.defineProperty(this, '_json', { value: data.json });
     Object.defineProperty(this, '_model', { value: model });
   }
@@ -281,7 +288,8 @@ export class MoMask {
 
   /**
    * Generates a motion for `text` (an array of motions with `repeat > 1` or an array of texts).
-   * Options: frames (number | "auto"), seed, steps, condScale, resCondScale, temperature, topk,
+   * `frames` above the model's 196 (up to 6000, 5 minutes) gives a long motion made of
+   * overlapping windows, with `seams`. Options: frames (number | "auto"), seed, steps, condScale, resCondScale, temperature, topk,
    * greedy, repeat, onProgress, signal.
    */
   async generate(text, options = {}) {
@@ -295,6 +303,43 @@ export class MoMask {
     const out = motions.map((m) => new Motion(m, this));
     const many = Array.isArray(text) || (rest.repeat !== undefined && rest.repeat !== 1);
     return many ? out : out[0];
+  }
+
+  /**
+   * Regenerates frame spans of a motion from `text`, keeping the rest (temporal inpainting).
+   * `source`: a `Motion` from `generate`/`edit` (its features are used as they are), joints as a
+   * `Float32Array` (frames × 22 × 3, metres, Y up, 20 fps) or BVH text written by momask;
+   * `spans`: `[[start, end], …]` frames, end exclusive. Options: seed, steps (18), condScale,
+   * resCondScale (2), temperature, topk, greedy, onProgress, signal. The result has `seams`,
+   * `keptErrorMm` and `roundTripErrorMm`.
+   */
+  async edit(source, spans, text, options = {}) {
+    const { onProgress, signal, rest } = splitGenerateOptions(options, 'edit options');
+    let wire;
+    if (source instanceof Motion || (source && typeof source === 'object' && source.features instanceof Float32Array)) wire = { features: source.features };
+    else if (source instanceof Float32Array || typeof source === 'string') wire = source;
+    else if (source && typeof source === 'object' && source.joints instanceof Float32Array) wire = { joints: source.joints };
+    else throw namedError('TypeError', 'edit: source must be a Motion, joints as a Float32Array (frames × 22 × 3) or BVH text');
+    if (!Array.isArray(spans)) throw namedError('TypeError', 'edit: spans must be an array of [start, end] pairs');
+    if (typeof text !== 'string') throw namedError('TypeError', 'edit: text must be a string');
+    const msg = { type: 'edit', source: wire, spans, text, options: rest };
+    const value = await this._conn.request(msg, { onProgress, signal, cancelBuffer: cancelBuffer() });
+    return new Motion(value, this);
+  }
+
+  /**
+   * One long motion from prompts in turn, e.g. `[{ text: 'walk', seconds: 4 }, { text: 'jump',
+   * seconds: 2 }]` (up to 5 minutes), generated as overlapping windows whose overlaps are
+   * inpainted. Options: seed, steps, condScale, resCondScale, temperature, topk, greedy,
+   * context (tokens of overlap, default 12), onProgress, signal. The result has `segments`
+   * (start/end frames) and `seams`.
+   */
+  async generateTimeline(segments, options = {}) {
+    const { onProgress, signal, rest } = splitGenerateOptions(options, 'timeline options');
+    if (!Array.isArray(segments)) throw namedError('TypeError', 'generateTimeline: segments must be an array of { text, seconds }');
+    const msg = { type: 'timeline', segments, options: rest };
+    const value = await this._conn.request(msg, { onProgress, signal, cancelBuffer: cancelBuffer() });
+    return new Motion(value, this);
   }
 
   /** @internal */

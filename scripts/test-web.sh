@@ -38,6 +38,11 @@ fi
 "$CLI" generate --model "$BUNDLE" --text "a person walks forward" --frames 40 --greedy --out "$OUT/ref_walk_40.json" >/dev/null
 "$CLI" generate --model "$BUNDLE" --text "someone jumps up and down twice" --frames auto --greedy --out "$OUT/ref_jump_auto.json" >/dev/null
 "$CLI" generate --model "$BUNDLE" --text "a person walks forward" --frames 40 --greedy --out "$OUT/ref_walk_40.bvh" >/dev/null
+# Edits (joints and BVH sources) and long motions (a timeline, one prompt beyond 196 frames).
+"$CLI" edit --model "$BUNDLE" --source "$OUT/ref_walk_40.json" --spans 8-24 --text "a person jumps" --greedy --out "$OUT/ref_edit_json.json" >/dev/null
+"$CLI" edit --model "$BUNDLE" --source "$OUT/ref_walk_40.bvh" --spans 8-24 --text "a person jumps" --greedy --out "$OUT/ref_edit_bvh.json" >/dev/null
+"$CLI" generate --model "$BUNDLE" --timeline "a person walks forward#6s; a person jumps#4.4s" --greedy --out "$OUT/ref_timeline.json" >/dev/null
+"$CLI" generate --model "$BUNDLE" --text "a person walks forward" --frames 240 --greedy --out "$OUT/ref_long_240.json" >/dev/null
 
 # The demo configuration (MiniLM text encoder, WordPiece tokenizer) with random weights,
 # quantized to q8 like the shipped demo model (its f32 form is ~100 MB), and its references.

@@ -25,6 +25,9 @@ pub enum Error {
     Motion(#[from] MotionError),
     #[error(transparent)]
     Npy(#[from] NpyError),
+    /// A long-motion timeline that cannot be generated (empty prompt, bad duration, too long).
+    #[error("invalid timeline: {0}")]
+    Timeline(#[from] crate::long::TimelineError),
     /// An option or argument outside its valid range; names the option.
     #[error("invalid {name}: {message}")]
     InvalidArgument { name: &'static str, message: String },

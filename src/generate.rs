@@ -156,8 +156,19 @@ impl GenerateOptions {
 pub enum Progress {
     Text,
     Length,
-    Mask { step: usize, steps: usize },
-    Residual { layer: usize, layers: usize },
+    /// Long motions: window `window` of `windows` starts (its mask and residual steps follow).
+    Window {
+        window: usize,
+        windows: usize,
+    },
+    Mask {
+        step: usize,
+        steps: usize,
+    },
+    Residual {
+        layer: usize,
+        layers: usize,
+    },
     Decode,
     Done,
 }
@@ -531,7 +542,32 @@ pub async fn residual_layers(
     opts: &GenerateOptions,
     rng: &mut Rng,
     hooks: &mut Hooks<'_>,
+    trace: Option<&mut Trace>,
+) -> Result<Vec<i64>, Error> {
+    residual_layers_fixed(model, lengths, base, cond, opts, rng, hooks, trace, None).await
+}
+
+/// Known ids for some slots of a residual pass: `slots[i]` (over `[B·N]`) says whether slot i
+/// is fixed, `ids` holds its codes `[B·N, Q]` (−1 = no code). Fixed slots keep their codes in
+/// every layer, so the layers above them are predicted from the history they really have.
+pub struct FixedSlots<'a> {
+    pub slots: &'a [bool],
+    pub ids: &'a [i64],
+}
+
+/// [`residual_layers`] with some slots' codes given (long motions: the context tokens of the
+/// previous window keep all their layers).
+#[allow(clippy::too_many_arguments)]
+pub async fn residual_layers_fixed(
+    model: &MoMask,
+    lengths: &[usize],
+    base: Vec<i64>,
+    cond: Tensor<2>,
+    opts: &GenerateOptions,
+    rng: &mut Rng,
+    hooks: &mut Hooks<'_>,
     mut trace: Option<&mut Trace>,
+    fixed: Option<&FixedSlots<'_>>,
 ) -> Result<Vec<i64>, Error> {
     let device = &model.device;
     let b = lengths.len();
@@ -583,7 +619,10 @@ pub async fn residual_layers(
         let logits = read_f32(logits).await?;
         let ids: Vec<i64> = (0..b * n)
             .map(|i| {
-                if valid(i) {
+                if let Some(f) = fixed.filter(|f| f.slots[i] && valid(i)) {
+                    let id = f.ids[i * q_total + q];
+                    if id < 0 { pad_id } else { id }
+                } else if valid(i) {
                     draw(
                         &logits[i * v1..(i + 1) * v1],
                         top_k,

@@ -18,11 +18,13 @@ pub mod edit;
 pub mod error;
 pub mod generate;
 pub mod io;
+pub mod long;
 pub mod model;
 pub mod motion;
 pub mod nn;
 pub mod quant;
 pub mod sample;
+pub mod seam;
 pub mod text;
 
 #[cfg(feature = "native")]

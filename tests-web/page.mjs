@@ -235,6 +235,99 @@ export function registerPageTests({ test, browser, server, assert, maxAbsDiff, f
     assert(errors.length === 0, `console errors: ${errors.join(' | ')}`);
   });
 
+  // The issue's acceptance flow: a generated walk, seconds 2–4 replaced by "a person jumps",
+  // before/after, a BVH opened for editing, and a 30 s three-prompt timeline. With the demo
+  // model when it is there (screenshots for docs/), else the small test model.
+  test('page: edit a span (2–4 s → jumps), before/after, open a BVH, 30 s timeline', 240_000, async (t) => {
+    const demo = fs.existsSync(demoModel);
+    const route = demo ? (ctx) => ctx.route('**/assets/momask-demo.safetensors', (r) => r.fulfill({ path: demoModel, headers: { 'content-type': 'application/octet-stream' } })) : null;
+    const query = { prompt: 'a person walks forward', seed: '7', len: '6', backend: 'cpu', ...(demo ? {} : { model: BUNDLE }) };
+    const { page, errors } = await openPage(t, `index.html?${q(query)}`, { route, viewport: { width: 1280, height: 1080 } });
+    await waitGenerations(page, 1, 120_000);
+    const walk = await page.evaluate(() => ({ frames: window.momaskPage.state.motions[0].frames, joints: Array.from(window.momaskPage.state.motions[0].joints) }));
+    assert(walk.frames === 120, `the walk: ${walk.frames} frames`);
+    // Select 2–4 s by dragging on the track (120 frames across its width).
+    const box = await page.locator('#track').boundingBox();
+    const x = (sec) => box.x + (sec / 6) * box.width;
+    await page.mouse.move(x(2), box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(x(3), box.y + box.height / 2, { steps: 4 });
+    await page.mouse.move(x(4), box.y + box.height / 2, { steps: 4 });
+    await page.mouse.up();
+    const sel = await page.evaluate(() => [Number(document.getElementById('edit-from').value), Number(document.getElementById('edit-to').value), !document.getElementById('track-sel').hidden]);
+    assert(Math.abs(sel[0] - 2) < 0.21 && Math.abs(sel[1] - 4) < 0.21 && sel[2], `dragging on the track selects 2–4 s: ${sel}`);
+    await page.fill('#edit-from', '2');
+    await page.fill('#edit-to', '4');
+    await page.fill('#edit-prompt', 'a person jumps');
+    await page.click('#edit-run');
+    await waitGenerations(page, 2, 120_000);
+    const ed = await page.evaluate(() => {
+      const m = window.momaskPage.state.motions[0];
+      return { frames: m.frames, joints: Array.from(m.joints), seams: m.seams, kept: m.keptErrorMm, rt: m.roundTripErrorMm, report: document.getElementById('seam-report').textContent, before: !document.getElementById('show-before').disabled, viewer: window.momaskPage.viewer.frames, err: document.getElementById('edit-err').textContent };
+    });
+    assert(ed.frames === 120 && ed.viewer === 120 && ed.before, `edited: ${JSON.stringify({ frames: ed.frames, viewer: ed.viewer, before: ed.before, err: ed.err })}`);
+    assert(ed.seams.map((s) => s.frame).join() === '40,80', `seams at 2 s and 4 s: ${JSON.stringify(ed.seams)}`);
+    assert(/span start/.test(ed.report) && /kept frames moved/.test(ed.report), `seam report: ${ed.report}`);
+    // The span changed, the frames before it barely (the VQ round trip).
+    const diff = (a, b, f0, f1) => {
+      let m = 0;
+      for (let i = f0 * 66; i < f1 * 66; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+      return m;
+    };
+    const inside = diff(ed.joints, walk.joints, 44, 76);
+    assert(inside > 0.01, `the span should change: ${inside}`);
+    await page.evaluate(() => {
+      const v = window.momaskPage.viewer;
+      v.pause();
+      v.setFrame(60);
+      window.scrollTo(0, 0);
+    });
+    const track = await page.evaluate(() => [...document.querySelectorAll('#track-segs > div')].map((d) => d.textContent).join(' | '));
+    assert(track === 'a person walks forward | a person jumps | a person walks forward', `track after the edit: ${track}`);
+    await screenshot(page, 'page-edit.png');
+    await page.click('#show-before');
+    const shownBefore = await page.evaluate(() => Array.from(window.momaskPage.state.motions[0].joints));
+    assert(maxAbsDiff(shownBefore, walk.joints) === 0, 'Before shows the source walk');
+    await page.click('#show-after');
+    const shownAfter = await page.evaluate(() => Array.from(window.momaskPage.state.motions[0].joints));
+    assert(maxAbsDiff(shownAfter, ed.joints) === 0, 'After shows the edit');
+    notes.push(`page edit (${demo ? 'demo model' : 'small model'}): seams ${ed.seams.map((s) => `${s.frame}: ${s.jumpMm.toFixed(1)} mm/frame ×${s.ratio.toFixed(2)}`).join(', ')}; kept frames ${ed.kept.toFixed(1)} mm (round trip ${ed.rt.toFixed(1)} mm)`);
+
+    // Open a BVH written by the CLI: it becomes the motion to edit.
+    await page.setInputFiles('#edit-bvh', path.join(fixtures, 'ref_walk_40.bvh'));
+    await waitGenerations(page, 3, 60_000);
+    const bvh = await page.evaluate(() => ({ frames: window.momaskPage.state.motions[0].frames, status: document.getElementById('status').textContent }));
+    assert(bvh.frames === 36 && /ref_walk_40\.bvh/.test(bvh.status), `opened BVH: ${JSON.stringify(bvh)}`);
+
+    // The 30 s timeline of three prompts (the rows' defaults).
+    await page.click('#tab-long');
+    await page.click('#long-run');
+    await waitGenerations(page, 4, 180_000);
+    const long = await page.evaluate(() => {
+      const m = window.momaskPage.state.motions[0];
+      return { frames: m.frames, segs: document.querySelectorAll('#track-segs > div').length, ticks: document.querySelectorAll('#track-seams .seam').length, seams: m.seams, base: m.seamBaseline, finite: m.joints.every(Number.isFinite), err: document.getElementById('long-err').textContent };
+    });
+    assert(long.frames === 600 && long.finite && long.segs === 3 && long.ticks === long.seams.length && long.ticks >= 2, `timeline: ${JSON.stringify({ ...long, seams: long.seams?.length })}`);
+    await page.evaluate(() => {
+      const v = window.momaskPage.viewer;
+      v.pause();
+      v.setFrame(410);
+      window.scrollTo(0, 0);
+    });
+    await screenshot(page, 'page-timeline.png');
+    // A span of the long motion can be edited too (in the 196-frame window around it).
+    await page.click('#tab-edit');
+    await page.fill('#edit-from', '15');
+    await page.fill('#edit-to', '17');
+    await page.fill('#edit-prompt', 'a person waves');
+    await page.click('#edit-run');
+    await waitGenerations(page, 5, 120_000);
+    const le = await page.evaluate(() => ({ frames: window.momaskPage.state.motions[0].frames, seams: window.momaskPage.state.motions[0].seams.map((s) => s.frame), segs: [...document.querySelectorAll('#track-segs > div')].map((d) => d.textContent) }));
+    assert(le.frames === 600 && le.seams.includes(300) && le.seams.includes(340) && le.segs.includes('a person waves'), `edit of the timeline: ${JSON.stringify(le)}`);
+    notes.push(`page timeline (${demo ? 'demo model' : 'small model'}): 600 frames; seams ${long.seams.map((s) => `${s.frame} ${s.kind} ${s.jumpMm.toFixed(1)} mm/frame ×${s.ratio.toFixed(2)}`).join(', ')}; away from seams ×${long.base?.median.toFixed(2)} median, ×${long.base?.p95.toFixed(2)} p95`);
+    assert(errors.length === 0, `console errors: ${errors.join(' | ')}`);
+  });
+
   test('page: <momask-viewer> on a bare page, and embed.html', 120_000, async (t) => {
     const route = (ctx) => ctx.route('**/assets/momask-demo.safetensors', (r) => r.fulfill({ path: path.join(fixtures, 'small.safetensors'), headers: { 'content-type': 'application/octet-stream' } }));
     const { page, errors } = await openPage(t, 'bare.html', { viewport: { width: 800, height: 560 }, route });

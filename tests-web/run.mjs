@@ -330,7 +330,7 @@ test('wrong option types and ranges reject with clear messages', 120_000, async 
     [{ steps: 'ten' }, 'TypeError', /steps.*invalid type/],
     [{ frames: 3.5 }, 'TypeError', /frames/],
     [{ frames: 'long' }, 'TypeError', /frames.*"long"/],
-    [{ frames: 1000 }, 'RangeError', /frames.*1000/],
+    [{ frames: 7000 }, 'RangeError', /frames.*7000 is outside 4..=6000/], // beyond 196 is a long motion, up to 5 minutes
     [{ frames: 0 }, 'RangeError', /frames/],
     [{ topk: 2 }, 'RangeError', /topk/],
     [{ temperature: -1 }, 'RangeError', /temperature/],
@@ -560,6 +560,81 @@ test('toBVH matches the CLI', 120_000, async (t) => {
   const d = maxAbsDiff(nb, nr);
   assert(d < 1e-2, `BVH motion values differ from the CLI by ${d}`);
   notes.push(`BVH vs CLI: hierarchy identical, max |Δ| over channels ${d.toExponential(2)}`);
+});
+
+test('edit and long motions through the JS API (cpu) equal native; bad input rejects', 180_000, async (t) => {
+  const { page } = await open(t);
+  await loadModel(page, { backend: 'cpu' });
+  const bvh = fs.readFileSync(path.join(fixtures, 'ref_walk_40.bvh'), 'utf8');
+  const r = await page.evaluate(
+    async ({ walk, bvh }) => {
+      const pick = (m) => ({ frames: m.frames, joints: Array.from(m.joints), seams: m.seams, seamBaseline: m.seamBaseline, segments: m.segments, kept: m.keptErrorMm, rt: m.roundTripErrorMm });
+      const joints = new Float32Array(walk);
+      const fromJoints = await window.model.edit(joints, [[8, 24]], 'a person jumps', { greedy: true });
+      const fromBvh = await window.model.edit(bvh, [[8, 24]], 'a person jumps', { greedy: true });
+      const source = await window.model.generate('a person walks forward', { frames: 40, greedy: true });
+      const fromMotion = await window.model.edit(source, [[8, 24]], 'a person jumps', { greedy: true });
+      const same = await window.model.edit(source, [], 'a person jumps');
+      const events = [];
+      const timeline = await window.model.generateTimeline([{ text: 'a person walks forward', seconds: 6 }, { text: 'a person jumps', seconds: 4.4 }], { greedy: true, onProgress: (e) => events.push(e.stage) });
+      const long = await window.model.generate('a person walks forward', { frames: 240, greedy: true });
+      const longEdit = await window.model.edit(long, [[100, 140]], 'a person jumps', { greedy: true });
+      return { longEdit: { ...pick(longEdit), before: Array.from(long.joints) }, fromJoints: pick(fromJoints), fromBvh: pick(fromBvh), fromMotion: pick(fromMotion), sourceJoints: Array.from(source.joints), same: Array.from(same.joints), timeline: pick(timeline), long: pick(long), windows: events.filter((s) => s === 'window').length };
+    },
+    { walk: WALK.ref.joints, bvh },
+  );
+  const ref = (f) => readRef(f);
+  const dEdit = maxAbsDiff(r.fromJoints.joints, ref('ref_edit_json.json').joints);
+  assert(r.fromJoints.frames === 36 && dEdit <= TOL, `edit (joints source): ${r.fromJoints.frames} frames, |Δ| vs native ${dEdit}`);
+  const dBvh = maxAbsDiff(r.fromBvh.joints, ref('ref_edit_bvh.json').joints);
+  assert(dBvh <= TOL, `edit (BVH source): |Δ| vs native ${dBvh}`);
+  assert(r.fromJoints.seams.map((s) => s.frame).join() === '8,24' && r.fromJoints.seams.every((s) => Number.isFinite(s.ratio) && s.jumpMm >= 0), `edit seams: ${JSON.stringify(r.fromJoints.seams)}`);
+  assert(Number.isFinite(r.fromJoints.kept) && Number.isFinite(r.fromJoints.rt), 'edit reports kept-frame and round-trip errors');
+  assert(r.fromMotion.frames === 40 && r.fromMotion.seams.length === 2, `edit of a generated motion keeps its 40 frames: ${r.fromMotion.frames}`);
+  assert(maxAbsDiff(r.same, r.sourceJoints) <= 1e-5, 'an edit without spans returns the source');
+  const dTimeline = maxAbsDiff(r.timeline.joints, ref('ref_timeline.json').joints);
+  assert(r.timeline.frames === 208 && dTimeline <= TOL, `timeline: ${r.timeline.frames} frames, |Δ| vs native ${dTimeline}`);
+  assert(r.timeline.segments.map((s) => `${s.startFrame}-${s.endFrame}`).join() === '0-120,120-208', `segments: ${JSON.stringify(r.timeline.segments)}`);
+  assert(r.windows >= 2 && r.timeline.seams.length === r.windows - 1, `windows ${r.windows}, seams ${r.timeline.seams.length}`);
+  const dLong = maxAbsDiff(r.long.joints, ref('ref_long_240.json').joints);
+  assert(r.long.frames === 240 && dLong <= TOL && r.long.seams.length >= 1, `frames 240: ${r.long.frames} frames, |Δ| vs native ${dLong}`);
+  // A span of a long motion: edited in the window around it, cross-faded in; frames far from it
+  // are the source's.
+  const le = r.longEdit;
+  assert(le.frames === 240 && le.seams.map((s) => s.frame).join() === '84,100,140,156', `long edit: ${le.frames} frames, seams ${JSON.stringify(le.seams)}`);
+  assert(maxAbsDiff(le.joints.slice(0, 84 * 66), le.before.slice(0, 84 * 66)) === 0, 'long edit: frames before the cross-fade are unchanged');
+  notes.push(`JS edit vs native: |Δ| ${dEdit.toExponential(2)} (joints), ${dBvh.toExponential(2)} (BVH); timeline ${dTimeline.toExponential(2)}, 240 frames ${dLong.toExponential(2)}; edit seams ${r.fromJoints.seams.map((s) => `×${s.ratio.toFixed(2)}`).join(' ')}, timeline seams ${r.timeline.seams.map((s) => `×${s.ratio.toFixed(2)}`).join(' ')}`);
+
+  const cases = [
+    ['await window.model.edit(42, [[0, 8]], "x")', 'TypeError', /source must be/],
+    ['await window.model.edit(new Float32Array(65), [[0, 8]], "x")', 'RangeError', /frames × 22 × 3/],
+    ['await window.model.edit("HIERARCHY nonsense", [[0, 8]], "x")', 'RangeError', /BVH/],
+    ['const m = await window.model.generate("a", { frames: 40 }); await window.model.edit(m, [[30, 10]], "x")', 'RangeError', /spans/],
+    ['const m = await window.model.generate("a", { frames: 40 }); await window.model.edit(m, [[0, 400]], "x")', 'RangeError', /spans/],
+    ['const m = await window.model.generate("a", { frames: 40 }); await window.model.edit(m, [[0.5, 8]], "x")', 'TypeError', /whole/],
+    ['const m = await window.model.generate("a", { frames: 40 }); await window.model.edit(m, [8, 16], "x")', 'TypeError', /pair/],
+    ['const m = await window.model.generate("a", { frames: 40 }); await window.model.edit(m, [[0, 8]], "  ")', 'RangeError', /empty/],
+    ['const m = await window.model.generate("a", { frames: 40 }); await window.model.edit(m, [[0, 8]], "x", { sede: 1 })', 'TypeError', /unknown field `sede`/],
+    ['const m = await window.model.generate("a", { frames: 240 }); await window.model.edit(m, [[0, 8], [200, 232]], "x")', 'RangeError', /do not fit one 196-frame window/],
+    ['await window.model.generateTimeline([])', 'RangeError', /no segment/],
+    ['await window.model.generateTimeline([{ text: "walk" }])', 'TypeError', /seconds/],
+    ['await window.model.generateTimeline([{ text: "walk", seconds: 4 }, { text: "jump", seconds: 0.05 }])', 'RangeError', /segment 1.*shorter than one token/],
+    ['await window.model.generateTimeline([{ text: "", seconds: 4 }])', 'RangeError', /prompt is empty/],
+    ['await window.model.generateTimeline([{ text: "walk", seconds: 400 }])', 'RangeError', /at most 300/],
+    ['await window.model.generateTimeline([{ text: "walk", seconds: 20 }], { context: 49 })', 'RangeError', /context/],
+    ['await window.model.generateTimeline("walk#4s")', 'TypeError', /array/],
+    ['await window.model.generate("walk", { frames: 7000 })', 'RangeError', /outside 4..=6000/],
+  ];
+  for (const [body, name, re] of cases) {
+    const e = await rejection(page, body);
+    assert(e && e.name === name && re.test(e.message), `${body}: got ${JSON.stringify(e)}`);
+  }
+  // An aborted timeline rejects with an AbortError and stops at the next step.
+  const aborted = await rejection(page, 'const c = new AbortController(); const p = window.model.generateTimeline([{ text: "walk", seconds: 30 }], { signal: c.signal, onProgress: (e) => { if (e.stage === "window") c.abort(); } }); await p');
+  assert(aborted && aborted.name === 'AbortError', `aborted timeline: ${JSON.stringify(aborted)}`);
+  // Nothing above crashed the instance.
+  const after = await generate(page, WALK.text, { frames: 40, greedy: true });
+  expectParity(after, WALK.ref, 'cpu after bad edits and timelines');
 });
 
 test('dispose: later calls reject', 60_000, async (t) => {

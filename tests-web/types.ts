@@ -1,6 +1,6 @@
 // Compile-time check of the package's hand-written and generated types (tsc --noEmit; run by
 // scripts/test-web.sh). Never executed.
-import { MoMask, Motion, type GenerateProgress, type LoadProgress, type ModelInfo } from '../pkg/index.js';
+import { MoMask, Motion, type GenerateProgress, type LoadProgress, type ModelInfo, type Seam } from '../pkg/index.js';
 import init, { Model, jointsToBvh, type RawMotion } from '../pkg/momask.js';
 
 async function usage(): Promise<void> {
@@ -39,6 +39,25 @@ async function usage(): Promise<void> {
   const bvh: string = await one.toBVH({ footIk: false });
   const doc = one.toJSON();
   const positions: [number, number, number][][] = doc.positions;
+  const edited: Motion = await model.edit(one, [[40, 80]], 'a person jumps', { seed: 1, steps: 18, resCondScale: 2 });
+  const fromBvh: Motion = await model.edit(bvh, [[0, 20]], 'a person waves');
+  const fromJoints: Motion = await model.edit(one.joints, [[0, 20]], 'a person waves', { greedy: true });
+  const seams: Seam[] = edited.seams ?? [];
+  const kept: number | undefined = edited.keptErrorMm;
+  const long: Motion = await model.generateTimeline([{ text: 'walk', seconds: 4 }, { text: 'jump', seconds: 2 }], {
+    seed: 1,
+    context: 12,
+    onProgress: (e: GenerateProgress) => {
+      if (e.stage === 'window') console.log(e.window / e.windows);
+    },
+  });
+  const starts: number[] = (long.segments ?? []).map((s) => s.startFrame);
+  const longOne: Motion = await model.generate('walk', { frames: 600 });
+  console.log(fromBvh, fromJoints, seams.map((s) => s.ratio), kept, starts, longOne.seamBaseline?.p95);
+  // @ts-expect-error: spans are [start, end] pairs
+  await model.edit(one, [40, 80], 'x');
+  // @ts-expect-error: segments need seconds
+  await model.generateTimeline([{ text: 'walk' }]);
   model.dispose();
   const cleared: boolean = await MoMask.clearCache();
   console.log(reason, backend, encoder, tokenizer, textDim, frames, bvh, positions, cleared);

@@ -108,3 +108,74 @@ fn empty_edit_returns_the_source_and_bad_spans_fail() {
         assert!(err.to_string().contains("spans"), "{bad:?}: {err}");
     }
 }
+
+/// The demo model (trained): a generated walk with seconds 2–4 replaced by a jump. Frames outside
+/// the span keep their pose within the VQ round-trip error (the source is re-encoded and its
+/// residual layers regenerated, as in the reference), the span itself changes, and both seams
+/// are reported.
+#[test]
+fn demo_edit_keeps_the_frames_outside_the_span() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/momask-demo.safetensors");
+    let model = MoMask::from_bundle_bytes(&std::fs::read(path).unwrap(), &Device::flex()).unwrap();
+    let walk = Hooks::silent(|h| {
+        pollster::block_on(momask::generate(
+            &model,
+            &[momask::Request::new(
+                "a person walks forward",
+                momask::Length::Frames(196),
+            )],
+            &GenerateOptions {
+                seed: 7,
+                ..GenerateOptions::default()
+            },
+            h,
+            None,
+        ))
+    })
+    .unwrap()
+    .remove(0);
+    let spans = [(40, 80)];
+    let opts = EditOptions {
+        generate: GenerateOptions {
+            seed: 1,
+            ..EditOptions::default().generate
+        },
+    };
+    let edited = Hooks::silent(|h| {
+        pollster::block_on(edit(
+            &model,
+            &walk.features,
+            &spans,
+            "a person jumps",
+            &opts,
+            h,
+            None,
+        ))
+    })
+    .unwrap();
+    assert_eq!(edited.frames(), 196);
+    assert!(edited.joints.data.iter().all(|v| v.is_finite()));
+    let report = pollster::block_on(momask::edit::report(&model, &walk.features, &spans, &edited)).unwrap();
+    eprintln!("{report:#?}");
+    assert_eq!(report.kept_frames, 196 - (80 + 8 - (40 - 8)));
+    assert!(
+        report.kept_error_mm <= report.round_trip_error_mm * 1.5 + 5.0,
+        "kept frames moved {} mm; the round trip alone moves them {} mm",
+        report.kept_error_mm,
+        report.round_trip_error_mm
+    );
+    let inside: Vec<usize> = (44..76).collect();
+    let changed = momask::edit::pose_error_mm(&walk.features, &edited.features, 263, &inside);
+    assert!(
+        changed > 2.0 * report.kept_error_mm,
+        "the span changed {changed} mm, kept frames {} mm",
+        report.kept_error_mm
+    );
+    let frames: Vec<usize> = report.seams.iter().map(|s| s.frame).collect();
+    assert_eq!(frames, vec![40, 80]);
+    assert!(
+        report.seams.iter().all(|s| s.ratio.is_finite() && s.ratio < 6.0),
+        "{:?}",
+        report.seams
+    );
+}

@@ -157,6 +157,7 @@ async function load() {
     }
     status(`Model ready (${mb(i.sizes.bytes)} MB${i.cached ? ', from the browser cache' : ''}, ${((performance.now() - t0) / 1000).toFixed(1)} s). Type a prompt and press Enter.`, 1);
     $('generate').disabled = false;
+    syncTools();
     return model;
   } catch (e) {
     state.loadError = e;
@@ -218,6 +219,7 @@ async function generate() {
     state.settings = s;
     const labels = motions.map((m, i) => (motions.length > 1 ? `#${i + 1} · seed ${s.seed}` : `${m.text}`));
     page.viewer?.setMotions(motions, { labels });
+    setSource(motions[0], null);
     page.viewer?.play();
     showInfo(state.model.info);
     const m0 = motions[0];
@@ -243,6 +245,7 @@ async function generate() {
     state.busy = false;
     $('generate').disabled = !state.model;
     $('cancel').disabled = true;
+    syncTools();
   }
 }
 
@@ -291,6 +294,290 @@ $('share').onclick = async () => {
   setTimeout(() => ($('share').lastElementChild.textContent = 'Copy share link'), 1800);
 };
 
+
+// ---- edit a span, long timelines, BVH upload ---------------------------------------------------
+// The track under the view shows the current motion: timeline segments, the span selected for
+// editing (drag on it), seams (yellow ticks) and the playhead.
+
+const edit = { source: null, before: null, showing: 'after', dragging: null, trackSegments: new WeakMap() };
+
+/** The track's segments after regenerating frames [a, b) of `m` as `text`. */
+function spliceSegments(m, a, b, text) {
+  const segs = m.segments ?? edit.trackSegments.get(m) ?? [{ text: m.text, startFrame: 0, endFrame: m.frames }];
+  const out = [];
+  for (const s of segs) {
+    if (s.startFrame < a) out.push({ ...s, endFrame: Math.min(s.endFrame, a) });
+    if (s.endFrame > b) out.push({ ...s, startFrame: Math.max(s.startFrame, b) });
+  }
+  out.push({ text, startFrame: a, endFrame: b });
+  return out.sort((x, y) => x.startFrame - y.startFrame);
+}
+page.edit = edit;
+const FRAME_STEP = 4; // the model edits whole tokens (4 frames = 0.2 s)
+
+function shown() {
+  return edit.showing === 'before' && edit.before ? edit.before : edit.source;
+}
+
+/** Makes `motion` the one being edited; `before` is what it was made from (or null). */
+function setSource(motion, before) {
+  edit.source = motion;
+  edit.before = before;
+  edit.showing = 'after';
+  for (const id of ['edit-from', 'edit-to']) $(id).max = String(motion.duration);
+  renderTrack();
+  syncTools();
+}
+
+function syncTools() {
+  const ready = Boolean(state.model) && !state.busy;
+  $('edit-run').disabled = !ready || !edit.source;
+  $('long-run').disabled = !ready;
+  $('show-before').disabled = !edit.before;
+  $('show-after').disabled = !edit.before;
+  $('show-before').setAttribute('aria-pressed', String(edit.showing === 'before'));
+  $('show-after').setAttribute('aria-pressed', String(edit.showing === 'after'));
+}
+
+function seamReport(m) {
+  if (!m?.seams) return '';
+  const parts = m.seams.map((x) => `${(x.frame / m.fps).toFixed(1)} s ${x.kind}: jump ${x.jumpMm.toFixed(1)} mm/frame vs ${x.typicalMm.toFixed(1)} nearby (×${x.ratio.toFixed(2)})`);
+  if (m.seamBaseline) parts.push(`away from seams: ×${m.seamBaseline.median.toFixed(2)} median, ×${m.seamBaseline.p95.toFixed(2)} p95`);
+  if (m.keptErrorMm !== undefined) parts.push(`kept frames moved ${m.keptErrorMm.toFixed(1)} mm (VQ round trip alone ${m.roundTripErrorMm.toFixed(1)} mm)`);
+  return `Seams — ${parts.join(' · ')}`;
+}
+
+function renderTrack() {
+  const m = shown();
+  const segs = $('track-segs');
+  segs.replaceChildren();
+  $('track-seams').replaceChildren();
+  if (!m) return;
+  const segments = m.segments ?? edit.trackSegments.get(m) ?? [{ text: m.text, startFrame: 0, endFrame: m.frames }];
+  for (const seg of segments) {
+    const d = document.createElement('div');
+    d.style.width = `${((seg.endFrame - seg.startFrame) / m.frames) * 100}%`;
+    d.textContent = seg.text;
+    d.title = `${(seg.startFrame / m.fps).toFixed(1)}–${(seg.endFrame / m.fps).toFixed(1)} s: ${seg.text}`;
+    segs.appendChild(d);
+  }
+  for (const seam of m.seams ?? []) {
+    const t = document.createElement('div');
+    t.className = 'seam';
+    t.style.left = `${(seam.frame / m.frames) * 100}%`;
+    t.title = `seam at ${(seam.frame / m.fps).toFixed(1)} s (${seam.kind}): ×${seam.ratio.toFixed(2)}`;
+    $('track-seams').appendChild(t);
+  }
+  renderSelection();
+  $('seam-report').textContent = seamReport(m);
+}
+
+function selection() {
+  const m = edit.source;
+  const from = Number($('edit-from').value);
+  const to = Number($('edit-to').value);
+  return { from, to, m };
+}
+
+function renderSelection() {
+  const { from, to, m } = selection();
+  const sel = $('track-sel');
+  if (!m || !(to > from)) {
+    sel.hidden = true;
+    return;
+  }
+  const total = shown().frames / shown().fps;
+  sel.hidden = false;
+  sel.style.left = `${(Math.max(0, from) / total) * 100}%`;
+  sel.style.width = `${((Math.min(total, to) - Math.max(0, from)) / total) * 100}%`;
+}
+
+function trackSeconds(e) {
+  const r = $('track').getBoundingClientRect();
+  const m = shown();
+  const f = Math.max(0, Math.min(1, (e.clientX - r.left) / r.width)) * m.frames;
+  return (Math.round(f / FRAME_STEP) * FRAME_STEP) / m.fps;
+}
+
+$('track').addEventListener('pointerdown', (e) => {
+  if (!shown()) return;
+  $('track').setPointerCapture(e.pointerId);
+  edit.dragging = trackSeconds(e);
+  $('edit-from').value = $('edit-to').value = String(edit.dragging);
+  renderSelection();
+});
+$('track').addEventListener('pointermove', (e) => {
+  if (edit.dragging === null) return;
+  const t = trackSeconds(e);
+  $('edit-from').value = String(Math.min(edit.dragging, t));
+  $('edit-to').value = String(Math.max(edit.dragging, t));
+  renderSelection();
+});
+$('track').addEventListener('pointerup', (e) => {
+  if (edit.dragging === null) return;
+  const t = trackSeconds(e);
+  edit.dragging = null;
+  // A click without a drag seeks instead of selecting.
+  if (Number($('edit-from').value) === Number($('edit-to').value)) {
+    page.viewer?.setFrame(Math.round(t * shown().fps));
+    $('edit-from').value = String(Math.max(0, t - 1));
+    $('edit-to').value = String(t + 1);
+  }
+  renderSelection();
+});
+for (const id of ['edit-from', 'edit-to']) $(id).addEventListener('input', renderSelection);
+
+function show(which) {
+  edit.showing = which;
+  const m = shown();
+  const frame = page.viewer?.frame ?? 0;
+  page.viewer?.setMotions([m], { labels: [which === 'before' ? `before: ${m.text}` : m.text] });
+  page.viewer?.setFrame(Math.min(frame, m.frames - 1));
+  state.motions = [m];
+  renderTrack();
+  syncTools();
+}
+$('show-before').onclick = () => show('before');
+$('show-after').onclick = () => show('after');
+
+function progressFor(label) {
+  return (e) => {
+    if (e.stage === 'window') status(`${label}: window ${e.window} of ${e.windows}`, (e.window - 1) / e.windows);
+    else if (e.stage === 'mask') status(`${label}: step ${e.step} of ${e.steps}`);
+    else if (e.stage === 'decode') status(`${label}: decoding joints…`, 0.97);
+  };
+}
+
+/** Runs `body` as the page's one busy operation, with Cancel wired up. */
+async function busy(label, errId, body) {
+  if (state.busy || !state.model) return null;
+  state.busy = true;
+  state.controller = new AbortController();
+  $('generate').disabled = true;
+  $('cancel').disabled = false;
+  $(errId).textContent = '';
+  syncTools();
+  const t0 = performance.now();
+  try {
+    const out = await body(state.controller.signal);
+    $('timings').textContent = `${label}: ${((performance.now() - t0) / 1000).toFixed(2)} s on ${state.model.backend === 'webgpu' ? 'WebGPU' : 'CPU'}`;
+    for (const id of ['dl-bvh', 'dl-json', 'dl-glb']) $(id).disabled = false;
+    page.generations++;
+    return out;
+  } catch (e) {
+    if (e.name === 'AbortError') status('Cancelled.', 0);
+    else {
+      status(`${label} failed.`, 0);
+      $(errId).textContent = `${e.name}: ${e.message}`;
+    }
+    return null;
+  } finally {
+    state.busy = false;
+    $('generate').disabled = !state.model;
+    $('cancel').disabled = true;
+    syncTools();
+  }
+}
+
+/** Regenerates the selected seconds of the current motion from the edit prompt. */
+async function runEdit() {
+  const { from, to, m } = selection();
+  const text = $('edit-prompt').value.trim();
+  const err = (msg) => {
+    $('edit-err').textContent = msg;
+    return null;
+  };
+  if (!m) return err('Generate a motion (or open a BVH) first.');
+  if (!text) return err('Type what the person should do in the selected seconds.');
+  const a = Math.round((from * m.fps) / FRAME_STEP) * FRAME_STEP;
+  const b = Math.round((to * m.fps) / FRAME_STEP) * FRAME_STEP;
+  if (!(b > a) || a < 0 || b > m.frames) return err(`Select a span inside the motion: 0 to ${(m.frames / m.fps).toFixed(1)} s, "to" after "from".`);
+  const seed = Number(fields.seed.value) || 0;
+  const edited = await busy('Edit', 'edit-err', (signal) => state.model.edit(m, [[a, b]], text, { seed, signal, onProgress: progressFor('Editing') }));
+  if (!edited) return null;
+  edit.trackSegments.set(edited, spliceSegments(m, a, b, text));
+  page.viewer?.setMotions([edited], { labels: [`${m.text} → ${text}`] });
+  page.viewer?.setFrame(Math.max(0, a - 20));
+  page.viewer?.play();
+  state.motions = [edited];
+  setSource(edited, m);
+  status(`Regenerated ${(a / m.fps).toFixed(1)}–${(b / m.fps).toFixed(1)} s as “${text}”.`, 1);
+  return edited;
+}
+$('edit-run').onclick = runEdit;
+page.runEdit = runEdit;
+
+/** Reads a BVH written by momask and makes it the motion to edit (an edit with no span returns
+ * its source, decoded to joints in the worker). */
+async function openBvh(text, name = 'BVH') {
+  const m = await busy('Reading the BVH', 'edit-err', (signal) => state.model.edit(text, [], name, { signal }));
+  if (!m) return null;
+  page.viewer?.setMotions([m], { labels: [name] });
+  page.viewer?.play();
+  state.motions = [m];
+  setSource(m, null);
+  status(`${name}: ${m.frames} frames (${m.duration.toFixed(1)} s). Select seconds on the track and regenerate them.`, 1);
+  return m;
+}
+$('edit-bvh').onchange = async () => {
+  const file = $('edit-bvh').files?.[0];
+  if (file) await openBvh(await file.text(), file.name);
+  $('edit-bvh').value = '';
+};
+page.openBvh = openBvh;
+
+// Long timelines: rows of prompt + seconds.
+const LONG_DEFAULT = [
+  ['a person walks forward', 10],
+  ['a person jumps up and down', 10],
+  ['a person sits down', 10],
+];
+
+function addRow(text = '', seconds = 4) {
+  const row = document.createElement('div');
+  row.className = 'longrow';
+  row.innerHTML = `<input type="text" maxlength="300" aria-label="Prompt" placeholder="a person …"><input type="number" min="0.2" max="300" step="0.2" aria-label="Seconds"><button type="button" class="btn icon" aria-label="Remove" title="Remove">✕</button>`;
+  const [t, sec, rm] = row.children;
+  t.value = text;
+  sec.value = String(seconds);
+  rm.onclick = () => row.remove();
+  $('long-rows').appendChild(row);
+}
+for (const [t, sec] of LONG_DEFAULT) addRow(t, sec);
+$('long-add').onclick = () => addRow('', 4);
+
+/** Generates the timeline in the rows as one motion. */
+async function runTimeline() {
+  const segments = [...$('long-rows').children].map((r) => ({ text: r.children[0].value.trim(), seconds: Number(r.children[1].value) }));
+  const bad = segments.findIndex((s) => !s.text || !Number.isFinite(s.seconds) || s.seconds < 0.2);
+  if (!segments.length) return ($('long-err').textContent = 'Add at least one prompt.'), null;
+  if (bad >= 0) return ($('long-err').textContent = `Prompt ${bad + 1}: give a text and at least 0.2 seconds.`), null;
+  const total = segments.reduce((a, s) => a + s.seconds, 0);
+  if (total > 300) return ($('long-err').textContent = `The timeline lasts ${total.toFixed(1)} s; at most 300 s.`), null;
+  const s = collect();
+  const opts = s ? { seed: s.seed, steps: s.steps, condScale: s.condScale, resCondScale: s.resCondScale, temperature: s.temperature, topk: s.topk } : {};
+  const m = await busy('Timeline', 'long-err', (signal) => state.model.generateTimeline(segments, { ...opts, signal, onProgress: progressFor('Timeline') }));
+  if (!m) return null;
+  page.viewer?.setMotions([m], { labels: [segments.map((x) => x.text).join(' → ')] });
+  page.viewer?.play();
+  state.motions = [m];
+  setSource(m, null);
+  status(`${m.frames} frames (${m.duration.toFixed(1)} s) from ${segments.length} prompts. Select seconds on the track to edit them.`, 1);
+  return m;
+}
+$('long-run').onclick = runTimeline;
+page.runTimeline = runTimeline;
+
+function tab(which) {
+  $('tab-edit').setAttribute('aria-pressed', String(which === 'edit'));
+  $('tab-long').setAttribute('aria-pressed', String(which === 'long'));
+  $('edit-pane').hidden = which !== 'edit';
+  $('long-pane').hidden = which !== 'long';
+}
+$('tab-edit').onclick = () => tab('edit');
+$('tab-long').onclick = () => tab('long');
+page.tab = tab;
+
 // ---- viewer and transport --------------------------------------------------------------------
 
 const PLAY_ICON = '<svg viewBox="0 0 24 24" width="14" height="14" aria-hidden="true"><path d="M7 4.5v15l12-7.5z" fill="currentColor"/></svg>';
@@ -310,6 +597,7 @@ function setupViewer() {
     $('scrub').max = String(Math.max(0, v.frames - 1));
     $('scrub').value = String(Math.round(v.frame));
     $('time').textContent = `frame ${Math.round(v.frame) + 1} / ${v.frames} · ${(v.frame / v.fps).toFixed(2)} s`;
+    $('track-head').style.left = `${(v.frame / Math.max(1, v.frames - 1)) * 100}%`;
   };
   v.addEventListener('frame', sync);
   v.addEventListener('state', sync);

@@ -131,9 +131,20 @@ struct GenerateArgs {
     /// Model bundle (.safetensors) written by `momask convert` / `momask quantize`.
     #[arg(long, default_value = DEFAULT_MODEL)]
     model: PathBuf,
-    /// Prompt text.
-    #[arg(long, conflicts_with = "prompts")]
+    /// Prompt text. With `--frames` above the model's 196 it becomes a long motion.
+    #[arg(long, conflicts_with_all = ["prompts", "timeline", "timeline_file"])]
     text: Option<String>,
+    /// A long motion from prompts in turn: `"walk forward#4s; jump#2s; sit down#3s"` (each
+    /// `prompt#<seconds>s` or `prompt#<frames>f`, separated by `;`).
+    #[arg(long, conflicts_with_all = ["prompts", "timeline_file"])]
+    timeline: Option<String>,
+    /// The same as `--timeline`, from a file: one `prompt#4s` per line (or `;`-separated),
+    /// `//` starts a comment line.
+    #[arg(long, conflicts_with = "prompts")]
+    timeline_file: Option<PathBuf>,
+    /// Long motions: tokens of the previous window each new window continues from (1..=48).
+    #[arg(long, default_value_t = momask::long::DEFAULT_CONTEXT)]
+    context: usize,
     /// File with one prompt per line: `text`, `text#frames` or `text#auto`.
     #[arg(long)]
     prompts: Option<PathBuf>,
@@ -348,7 +359,42 @@ fn write_motion(path: &Path, joints: &JointPositions, foot_ik: bool) -> Result<(
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// The timeline asked for, if any: `--timeline`, `--timeline-file`, or `--text` with more
+/// frames than one window holds.
+fn long_timeline(
+    a: &GenerateArgs,
+    fps: f32,
+    max_frames: usize,
+) -> Result<Option<momask::long::Timeline>, String> {
+    use momask::long::Timeline;
+    let parse = |s: &str| Timeline::parse(s, fps).map_err(|e| format!("invalid timeline: {e}"));
+    if let Some(t) = &a.timeline {
+        return parse(t).map(Some);
+    }
+    if let Some(path) = &a.timeline_file {
+        let text =
+            String::from_utf8(read_file(path)?).map_err(|_| format!("{} is not UTF-8", path.display()))?;
+        return parse(&text)
+            .map(Some)
+            .map_err(|e| format!("{}: {e}", path.display()));
+    }
+    if let (Some(text), Ok(Length::Frames(f))) = (&a.text, parse_length(&a.frames))
+        && f > max_frames
+    {
+        return Ok(Some(Timeline::single(text.clone(), f as f64 / fps as f64)));
+    }
+    Ok(None)
+}
+
 fn run_generate(a: GenerateArgs) -> Result<(), String> {
+    if a.timeline.is_some() || a.timeline_file.is_some() || a.text.is_some() {
+        // Checked before loading the model: a bad timeline fails at once. The fps and window
+        // size are those of every bundled preset (20 fps, 196 frames); the model confirms below.
+        if let Some(t) = long_timeline(&a, 20.0, 196)? {
+            t.token_bounds(20.0, 4)
+                .map_err(|e| format!("invalid timeline: {e}"))?;
+        }
+    }
     let default_length = parse_length(&a.frames)?;
     let mut requests = match (&a.text, &a.prompts) {
         (Some(text), None) => vec![Request::new(text.clone(), default_length)],
@@ -357,7 +403,8 @@ fn run_generate(a: GenerateArgs) -> Result<(), String> {
                 .map_err(|_| format!("{} is not UTF-8", path.display()))?;
             parse_prompts(&text, default_length)?
         }
-        _ => return Err("give --text \"…\" or --prompts <file>".into()),
+        (None, None) if a.timeline.is_some() || a.timeline_file.is_some() => Vec::new(),
+        _ => return Err("give --text \"…\", --prompts <file> or --timeline \"…\"".into()),
     };
     if a.repeat == 0 || a.repeat > 100 {
         return Err(format!("--repeat {} is outside 1..=100", a.repeat));
@@ -394,6 +441,11 @@ fn run_generate(a: GenerateArgs) -> Result<(), String> {
         ..GenerateOptions::default()
     };
     let started = Instant::now();
+    let fps = model.config.dataset.fps();
+    let max_frames = model.config.max_tokens() * model.unit_length();
+    if let Some(timeline) = long_timeline(&a, fps, max_frames)? {
+        return run_long(&model, &timeline, opts, &a);
+    }
     let mut progress = |p: Progress| {
         if let Progress::Mask { step, steps } = p {
             eprint!("\rmask step {step}/{steps}");
@@ -423,6 +475,54 @@ fn run_generate(a: GenerateArgs) -> Result<(), String> {
             path.display()
         );
     }
+    Ok(())
+}
+
+fn run_long(
+    model: &MoMask,
+    timeline: &momask::long::Timeline,
+    generate: GenerateOptions,
+    a: &GenerateArgs,
+) -> Result<(), String> {
+    if a.repeat != 1 {
+        return Err("--repeat works for motions of one window (≤ 196 frames); run a timeline again with another --seed".into());
+    }
+    let opts = momask::long::LongOptions {
+        generate,
+        context_tokens: a.context,
+    };
+    let started = Instant::now();
+    let mut current = (0, 0);
+    let mut progress = |p: Progress| match p {
+        Progress::Window { window, windows } => current = (window, windows),
+        Progress::Mask { step, steps } => {
+            eprint!("\rwindow {}/{}, mask step {step}/{steps}  ", current.0, current.1)
+        }
+        _ => {}
+    };
+    let cancelled = || false;
+    let mut hooks = Hooks {
+        progress: &mut progress,
+        cancelled: &cancelled,
+    };
+    let long = pollster::block_on(momask::long::generate_timeline(
+        model, timeline, &opts, &mut hooks,
+    ))
+    .map_err(|e| e.to_string())?;
+    let m = &long.motion;
+    eprintln!(
+        "\rgenerated {} frames ({:.1} s) in {} windows in {:.2} s",
+        m.frames(),
+        m.frames() as f32 / m.fps,
+        long.windows.len(),
+        started.elapsed().as_secs_f64()
+    );
+    for (seg, start) in timeline.segments.iter().zip(&long.segment_starts) {
+        println!("{:>5.1} s  {}", *start as f32 / m.fps, seg.text);
+    }
+    print!("{}", momask::seam::describe(&long.seams, long.baseline.as_ref()));
+    write_motion(&a.out, &m.joints, !a.no_foot_ik)?;
+    println!("→ {}", a.out.display());
     Ok(())
 }
 
@@ -479,15 +579,15 @@ fn parse_spans(s: &str) -> Result<Vec<(usize, usize)>, String> {
 
 /// Reads an edit source as de-normalised 263-d features.
 fn read_source_features(path: &Path) -> Result<Vec<f32>, String> {
-    use momask::motion::extract::joints_to_features;
+    use momask::edit::{features_from_joints, joints_from_bvh};
     use momask::motion::layout::HUMANML3D;
-    use momask::motion::skeleton::Skeleton;
     let bytes = read_file(path)?;
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
+    let at = |e: Error| format!("{}: {e}", path.display());
     let joints = match ext.as_str() {
         "npy" => {
             let arr = momask::io::npy::NpyArray::from_bytes(&bytes).map_err(|e| e.to_string())?;
@@ -503,26 +603,7 @@ fn read_source_features(path: &Path) -> Result<Vec<f32>, String> {
             }
         }
         "json" => JointPositions::from_json(&String::from_utf8_lossy(&bytes)).map_err(|e| e.to_string())?,
-        "bvh" => {
-            let parsed = momask::motion::bvh::parse_bvh(&String::from_utf8_lossy(&bytes))
-                .map_err(|e| e.to_string())?;
-            let fk = parsed.fk_positions();
-            if fk.joints != 22 {
-                return Err(format!(
-                    "{}: {} joints; only momask's 22-joint BVH files can be edited",
-                    path.display(),
-                    fk.joints
-                ));
-            }
-            // BVH joint order → SMPL order.
-            let mut smpl = JointPositions::zeros(fk.frames, 22);
-            for t in 0..fk.frames {
-                for (smpl_j, &bvh_j) in momask::motion::bvh::RE_ORDER_INV.iter().enumerate() {
-                    smpl.set(t, smpl_j, fk.get(t, bvh_j));
-                }
-            }
-            smpl
-        }
+        "bvh" => joints_from_bvh(&String::from_utf8_lossy(&bytes)).map_err(at)?,
         other => {
             return Err(format!(
                 "unknown source format '.{other}' (use .npy, .json or .bvh)"
@@ -530,7 +611,7 @@ fn read_source_features(path: &Path) -> Result<Vec<f32>, String> {
         }
     };
     // A T-frame joint clip gives T−1 feature rows.
-    joints_to_features(&joints, &HUMANML3D, &Skeleton::humanml3d()).map_err(|e| e.to_string())
+    features_from_joints(&joints).map_err(at)
 }
 
 fn run_edit(a: EditArgs) -> Result<(), String> {
@@ -547,9 +628,7 @@ fn run_edit(a: EditArgs) -> Result<(), String> {
         opts.generate.draw = Draw::Greedy;
     }
     let motion = Hooks::silent(|h| {
-        pollster::block_on(momask::edit::edit(
-            &model, &source, &spans, &a.text, &opts, h, None,
-        ))
+        pollster::block_on(momask::edit::edit_any(&model, &source, &spans, &a.text, &opts, h))
     })
     .map_err(|e| e.to_string())?;
     write_motion(&a.out, &motion.joints, true)?;
@@ -558,6 +637,19 @@ fn run_edit(a: EditArgs) -> Result<(), String> {
         motion.frames(),
         spans.len(),
         a.out.display()
+    );
+    let report = pollster::block_on(momask::edit::report(&model, &source, &spans, &motion))
+        .map_err(|e| e.to_string())?;
+    print!(
+        "{}",
+        momask::seam::describe(&report.seams, report.baseline.as_ref())
+    );
+    println!(
+        "kept frames ({} outside the spans ± {}): pose error {:.1} mm (the VQ round trip alone: {:.1} mm)",
+        report.kept_frames,
+        momask::edit::KEPT_MARGIN,
+        report.kept_error_mm,
+        report.round_trip_error_mm
     );
     Ok(())
 }

@@ -35,7 +35,7 @@ use crate::motion::bvh::{BvhOptions, joints_to_bvh as bvh_from_joints};
 use crate::{Error, MoMask};
 
 use gpu::AdapterDesc;
-use options::{BackendChoice, JsGenerateOptions, LoadOptions};
+use options::{BackendChoice, JsEditOptions, JsGenerateOptions, JsSegment, JsTimelineOptions, LoadOptions};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &str = r#"
@@ -48,13 +48,31 @@ export interface RawGenerateOptions {
   draw?: "categorical" | "gumbel" | "greedy"; sampleLength?: boolean; batchDecode?: "padded" | "persample";
   repeat?: number;
 }
-/** A generated motion as a plain object. */
+/** Options of `Model.edit`. */
+export interface RawEditOptions {
+  seed?: number; steps?: number; condScale?: number; resCondScale?: number; temperature?: number;
+  topk?: number; greedy?: boolean;
+}
+/** Options of `Model.generateTimeline`. */
+export interface RawTimelineOptions {
+  seed?: number; steps?: number; condScale?: number; resCondScale?: number; temperature?: number;
+  topk?: number; greedy?: boolean; context?: number;
+}
+/** Velocity jump where generated pieces meet (mm/frame). */
+export interface RawSeam { frame: number; kind: "span start" | "span end" | "window" | "segment"; jumpMm: number; typicalMm: number; ratio: number }
+/** The seam statistic at frames away from any seam. */
+export interface RawSeamBaseline { median: number; p95: number; frames: number }
+/** A generated motion as a plain object (`seams` etc. on edits and long motions). */
 export interface RawMotion {
   text: string; frames: number; jointCount: number; fps: number; tokens: number;
   joints: Float32Array; features: Float32Array; ids: Int32Array; json: string;
+  seams?: RawSeam[]; seamBaseline?: RawSeamBaseline | null;
+  segments?: { text: string; startFrame: number; endFrame: number }[];
+  spans?: [number, number][]; keptErrorMm?: number; roundTripErrorMm?: number;
 }
 /** Progress of `Model.generate`; `t` is `performance.now()`. */
 export type RawProgress = { stage: "text" | "length" | "decode" | "done"; t: number }
+  | { stage: "window"; window: number; windows: number; t: number }
   | { stage: "mask"; step: number; steps: number; t: number }
   | { stage: "residual"; layer: number; layers: number; t: number };
 "#;
@@ -333,18 +351,23 @@ impl Model {
         // The same check as the core (which would reject later, inside the promise).
         let unit = self.inner.unit_length();
         let max_tokens = self.inner.config.max_tokens();
+        let fps = self.inner.config.dataset.fps();
+        let max_long = (crate::long::MAX_SECONDS * fps as f64) as usize;
+        let mut long = false;
         for r in &requests {
-            if let crate::Length::Frames(f) = r.length
-                && (f / unit == 0 || f / unit > max_tokens)
-            {
-                let max_frames = max_tokens * unit;
-                return Err(js_error(
-                    "RangeError",
-                    &format!(
-                        "invalid frames: {f} is outside {unit}..={max_frames} (the model's longest motion)"
-                    ),
-                ));
+            if let crate::Length::Frames(f) = r.length {
+                if f / unit == 0 || f > max_long {
+                    return Err(js_error(
+                        "RangeError",
+                        &format!("invalid frames: {f} is outside {unit}..={max_long}"),
+                    ));
+                }
+                // Beyond one window: a long motion (overlapping windows, see `long.rs`).
+                long |= f / unit > max_tokens;
             }
+        }
+        if long {
+            return self.generate_long(requests, core_opts, on_progress, is_cancelled);
         }
         if requests.iter().any(|r| r.length == crate::Length::Auto) && self.inner.length_estimator.is_none() {
             return Err(js_error(
@@ -393,11 +416,317 @@ impl Model {
         }))
     }
 
+    /// Regenerates frame spans of a motion from `text` (temporal inpainting). `source`: a
+    /// motion object with `features` (263-d, from `generate`), joints as a `Float32Array`
+    /// (`frames × 22 × 3`, metres) or BVH text written by momask; `spans`: `[[start, end], …]`
+    /// (frames, end exclusive). A source longer than one window (a long motion) is edited in the
+    /// 196-frame window around the spans. Everything is checked before the promise exists.
+    /// Resolves to a motion with `seams`, `keptErrorMm` and `roundTripErrorMm`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<RawMotion>")]
+    pub fn edit(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "{ features: Float32Array } | { joints: Float32Array } | Float32Array | string"
+        )]
+        source: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "[number, number][]")] spans: JsValue,
+        text: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RawEditOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "((event: RawProgress) => void) | null")] on_progress: Option<
+            Function,
+        >,
+        #[wasm_bindgen(unchecked_param_type = "(() => boolean) | null")] is_cancelled: Option<Function>,
+    ) -> Result<Promise, JsValue> {
+        let text = text
+            .as_string()
+            .ok_or_else(|| js_error("TypeError", "text must be a string"))?;
+        if text.trim().is_empty() {
+            return Err(js_error("RangeError", "invalid text: the prompt is empty"));
+        }
+        let opts: JsEditOptions = options::parse(&options, "edit options").map_err(type_error)?;
+        let core_opts = opts.to_core().map_err(|e| core_error(&e))?;
+        let features = parse_source(&source)?;
+        let spans = parse_spans(&spans)?;
+        crate::edit::check_any(&self.inner, &features, &spans).map_err(|e| core_error(&e))?;
+        let model = self.inner.clone();
+        let on_gpu = self.info.backend == "webgpu";
+        Ok(future_to_promise(async move {
+            let run = async {
+                let mut progress = progress_fn(&on_progress);
+                let cancelled = cancel_fn(&is_cancelled);
+                let mut hooks = Hooks {
+                    progress: &mut progress,
+                    cancelled: &cancelled,
+                };
+                let m =
+                    crate::edit::edit_any(&model, &features, &spans, &text, &core_opts, &mut hooks).await?;
+                let report = crate::edit::report(&model, &features, &spans, &m).await?;
+                Ok((m, report))
+            };
+            let (m, report) = finish(on_gpu, run.await)?;
+            let o = motion_to_js(&m)?;
+            let obj: &Object = o.unchecked_ref();
+            set(obj, "seams", &to_js(&report.seams)?);
+            set(obj, "seamBaseline", &to_js(&report.baseline)?);
+            set(obj, "keptErrorMm", &report.kept_error_mm.into());
+            set(obj, "roundTripErrorMm", &report.round_trip_error_mm.into());
+            set(obj, "spans", &to_js(&spans)?);
+            Ok(o)
+        }))
+    }
+
+    /// A long motion from prompts in turn: `segments` = `[{ text, seconds }, …]` (at most
+    /// 5 minutes). Resolves to one motion with `seams` and `segments` (start/end frames).
+    #[wasm_bindgen(js_name = generateTimeline, unchecked_return_type = "Promise<RawMotion>")]
+    pub fn generate_timeline(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "{ text: string; seconds: number }[]")] segments: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RawTimelineOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "((event: RawProgress) => void) | null")] on_progress: Option<
+            Function,
+        >,
+        #[wasm_bindgen(unchecked_param_type = "(() => boolean) | null")] is_cancelled: Option<Function>,
+    ) -> Result<Promise, JsValue> {
+        let opts: JsTimelineOptions = options::parse(&options, "timeline options").map_err(type_error)?;
+        let long_opts = opts.to_core().map_err(|e| core_error(&e))?;
+        let timeline = parse_timeline(&segments)?;
+        self.check_timeline(&timeline, long_opts.context_tokens)?;
+        let model = self.inner.clone();
+        let on_gpu = self.info.backend == "webgpu";
+        Ok(future_to_promise(async move {
+            let long = run_long(&model, &timeline, &long_opts, &on_progress, &is_cancelled).await;
+            long_to_js(&finish(on_gpu, long)?)
+        }))
+    }
+
     /// Test hook: destroys the WebGPU device, as a driver reset would. Returns whether there was one.
     #[wasm_bindgen(js_name = destroyDeviceForTesting)]
     pub fn destroy_device_for_testing(&self) -> bool {
         self.info.backend == "webgpu" && gpu::destroy_device()
     }
+}
+
+impl Model {
+    /// Checks a timeline (durations, length, context) before any promise exists.
+    fn check_timeline(&self, timeline: &crate::long::Timeline, context: usize) -> Result<(), JsValue> {
+        let model = &self.inner;
+        let bounds = timeline
+            .token_bounds(model.config.dataset.fps(), model.unit_length())
+            .map_err(|e| js_error("RangeError", &Error::from(e).to_string()))?;
+        crate::long::plan_windows(&bounds, context, model.config.max_tokens())
+            .map_err(|e| js_error("RangeError", &Error::from(e).to_string()))?;
+        Ok(())
+    }
+
+    /// `generate` with more frames than one window: each prompt × repeat becomes a one-segment
+    /// timeline (seed + i for the i-th, so repeats differ).
+    fn generate_long(
+        &self,
+        requests: Vec<crate::Request>,
+        opts: crate::GenerateOptions,
+        on_progress: Option<Function>,
+        is_cancelled: Option<Function>,
+    ) -> Result<Promise, JsValue> {
+        let fps = self.inner.config.dataset.fps();
+        let unit = self.inner.unit_length();
+        let mut timelines = Vec::with_capacity(requests.len());
+        for r in &requests {
+            let crate::Length::Frames(f) = r.length else {
+                return Err(js_error(
+                    "RangeError",
+                    "invalid frames: \"auto\" cannot be mixed with long motions",
+                ));
+            };
+            let t = crate::long::Timeline::single(r.text.clone(), (f / unit * unit) as f64 / fps as f64);
+            self.check_timeline(&t, crate::long::DEFAULT_CONTEXT)?;
+            timelines.push(t);
+        }
+        let model = self.inner.clone();
+        let on_gpu = self.info.backend == "webgpu";
+        Ok(future_to_promise(async move {
+            let out = Array::new();
+            for (i, t) in timelines.iter().enumerate() {
+                let long_opts = crate::long::LongOptions {
+                    generate: crate::GenerateOptions {
+                        seed: opts.seed.wrapping_add(i as u64),
+                        ..opts.clone()
+                    },
+                    context_tokens: crate::long::DEFAULT_CONTEXT,
+                };
+                let long = run_long(&model, t, &long_opts, &on_progress, &is_cancelled).await;
+                out.push(&long_to_js(&finish(on_gpu, long)?)?);
+            }
+            Ok(out.into())
+        }))
+    }
+}
+
+fn progress_fn(on_progress: &Option<Function>) -> impl FnMut(Progress) + '_ {
+    move |p: Progress| {
+        if let Some(f) = on_progress
+            && let Ok(v) = to_js(&p)
+        {
+            let _ = Reflect::set(&v, &"t".into(), &JsValue::from_f64(now_ms()));
+            let _ = f.call1(&JsValue::NULL, &v);
+        }
+    }
+}
+
+fn cancel_fn(is_cancelled: &Option<Function>) -> impl Fn() -> bool + '_ {
+    move || match is_cancelled {
+        Some(f) => f.call0(&JsValue::NULL).map(|v| v.is_truthy()).unwrap_or(false),
+        None => false,
+    }
+}
+
+/// A result, with WebGPU errors reported during the run turned into a backend error.
+fn finish<T>(on_gpu: bool, result: Result<T, Error>) -> Result<T, JsValue> {
+    if on_gpu {
+        let errors = gpu::take_errors();
+        if !errors.is_empty() && !matches!(result, Err(Error::Cancelled)) {
+            return Err(js_error(
+                "MoMaskBackendError",
+                &format!("backend error: WebGPU reported: {}", errors.join("; ")),
+            ));
+        }
+    }
+    result.map_err(|e| core_error(&e))
+}
+
+async fn run_long(
+    model: &MoMask,
+    timeline: &crate::long::Timeline,
+    opts: &crate::long::LongOptions,
+    on_progress: &Option<Function>,
+    is_cancelled: &Option<Function>,
+) -> Result<crate::long::LongMotion, Error> {
+    let mut progress = progress_fn(on_progress);
+    let cancelled = cancel_fn(is_cancelled);
+    let mut hooks = Hooks {
+        progress: &mut progress,
+        cancelled: &cancelled,
+    };
+    crate::long::generate_timeline(model, timeline, opts, &mut hooks).await
+}
+
+fn long_to_js(long: &crate::long::LongMotion) -> Result<JsValue, JsValue> {
+    let o = motion_to_js(&long.motion)?;
+    let obj: &Object = o.unchecked_ref();
+    set(obj, "seams", &to_js(&long.seams)?);
+    set(obj, "seamBaseline", &to_js(&long.baseline)?);
+    let segments = Array::new();
+    let texts: Vec<&str> = long.motion.text.split(" / ").collect();
+    for (i, &start) in long.segment_starts.iter().enumerate() {
+        let end = long
+            .segment_starts
+            .get(i + 1)
+            .copied()
+            .unwrap_or(long.motion.frames());
+        let s = Object::new();
+        set(&s, "text", &texts.get(i).copied().unwrap_or("").into());
+        set(&s, "startFrame", &(start as u32).into());
+        set(&s, "endFrame", &(end as u32).into());
+        segments.push(&s);
+    }
+    set(obj, "segments", &segments);
+    Ok(o)
+}
+
+/// An edit source as de-normalised features; see [`Model::edit`].
+fn parse_source(v: &JsValue) -> Result<Vec<f32>, JsValue> {
+    let from_joints = |a: &Float32Array| -> Result<Vec<f32>, JsValue> {
+        let data = a.to_vec();
+        if data.is_empty() || !data.len().is_multiple_of(66) {
+            return Err(js_error(
+                "RangeError",
+                &format!(
+                    "invalid source: {} joint values is not frames × 22 × 3",
+                    data.len()
+                ),
+            ));
+        }
+        let joints = JointPositions::new(data.len() / 66, 22, data)
+            .map_err(|e| js_error("RangeError", &e.to_string()))?;
+        crate::edit::features_from_joints(&joints).map_err(|e| core_error(&e))
+    };
+    if let Some(text) = v.as_string() {
+        let joints = crate::edit::joints_from_bvh(&text)
+            .map_err(|e| js_error("RangeError", &format!("invalid source: {e}")))?;
+        return crate::edit::features_from_joints(&joints).map_err(|e| core_error(&e));
+    }
+    if let Some(a) = v.dyn_ref::<Float32Array>() {
+        return from_joints(a);
+    }
+    if v.is_object() {
+        let features = Reflect::get(v, &"features".into()).unwrap_or(JsValue::UNDEFINED);
+        if let Some(a) = features.dyn_ref::<Float32Array>() {
+            return Ok(a.to_vec());
+        }
+        let joints = Reflect::get(v, &"joints".into()).unwrap_or(JsValue::UNDEFINED);
+        if let Some(a) = joints.dyn_ref::<Float32Array>() {
+            return from_joints(a);
+        }
+    }
+    Err(js_error(
+        "TypeError",
+        "source must be a motion from generate(), joints as a Float32Array (frames × 22 × 3) or BVH text",
+    ))
+}
+
+/// `[[start, end], …]` of whole, non-negative frame numbers.
+fn parse_spans(v: &JsValue) -> Result<Vec<(usize, usize)>, JsValue> {
+    let bad = |m: String| js_error("TypeError", &format!("invalid spans: {m}"));
+    if !Array::is_array(v) {
+        return Err(bad("expected an array of [start, end] pairs".into()));
+    }
+    let a: &Array = v.unchecked_ref();
+    if a.length() > 64 {
+        return Err(js_error("RangeError", "invalid spans: at most 64 spans"));
+    }
+    let whole = |x: JsValue, i: usize, what: &str| -> Result<usize, JsValue> {
+        match x.as_f64() {
+            Some(f) if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= 1e9 => Ok(f as usize),
+            _ => Err(bad(format!(
+                "spans[{i}] {what} is not a whole, non-negative number"
+            ))),
+        }
+    };
+    let mut out = Vec::with_capacity(a.length() as usize);
+    for (i, pair) in a.iter().enumerate() {
+        if !Array::is_array(&pair) || pair.unchecked_ref::<Array>().length() != 2 {
+            return Err(bad(format!("spans[{i}] is not a [start, end] pair")));
+        }
+        let p: &Array = pair.unchecked_ref();
+        out.push((whole(p.get(0), i, "start")?, whole(p.get(1), i, "end")?));
+    }
+    Ok(out)
+}
+
+/// `[{ text, seconds }, …]` → a checked timeline.
+fn parse_timeline(v: &JsValue) -> Result<crate::long::Timeline, JsValue> {
+    if !Array::is_array(v) {
+        return Err(js_error(
+            "TypeError",
+            "invalid timeline: expected an array of { text, seconds }",
+        ));
+    }
+    let de = serde_wasm_bindgen::Deserializer::from(v.clone());
+    let segments: Vec<JsSegment> = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        js_error(
+            "TypeError",
+            &format!("invalid timeline: {path}: {}", e.into_inner()),
+        )
+    })?;
+    Ok(crate::long::Timeline {
+        segments: segments
+            .into_iter()
+            .map(|s| crate::long::Segment {
+                text: s.text,
+                seconds: s.seconds,
+            })
+            .collect(),
+    })
 }
 
 /// Forgets this instance's WebGPU device after a failure, so a later load opens none.

@@ -258,3 +258,106 @@ impl Default for Frames {
         Frames(Length::Auto)
     }
 }
+
+/// `model.edit(source, spans, text, options)`; defaults as `momask edit` (18 steps, guidance 4
+/// then 2, as the reference's `edit_t2m.py`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JsEditOptions {
+    pub seed: Option<u64>,
+    pub steps: Option<usize>,
+    pub cond_scale: Option<f32>,
+    pub res_cond_scale: Option<f32>,
+    pub temperature: Option<f32>,
+    pub topk: Option<f64>,
+    pub greedy: Option<bool>,
+}
+
+impl Fields for JsEditOptions {
+    const FIELDS: &'static [&'static str] = &[
+        "seed",
+        "steps",
+        "condScale",
+        "resCondScale",
+        "temperature",
+        "topk",
+        "greedy",
+    ];
+}
+
+impl JsEditOptions {
+    pub fn to_core(&self) -> Result<crate::edit::EditOptions, Error> {
+        let d = crate::edit::EditOptions::default().generate;
+        let greedy = self.greedy.unwrap_or(false);
+        let opts = GenerateOptions {
+            steps: self.steps.unwrap_or(d.steps),
+            cond_scale: self.cond_scale.unwrap_or(d.cond_scale),
+            res_cond_scale: self.res_cond_scale.unwrap_or(d.res_cond_scale),
+            temperature: self.temperature.unwrap_or(d.temperature),
+            topk: self.topk.unwrap_or(d.topk),
+            draw: if greedy { Draw::Greedy } else { d.draw },
+            seed: self.seed.unwrap_or(d.seed),
+            ..d
+        };
+        opts.validate()?;
+        Ok(crate::edit::EditOptions { generate: opts })
+    }
+}
+
+/// `model.generateTimeline(segments, options)`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JsTimelineOptions {
+    pub seed: Option<u64>,
+    pub steps: Option<usize>,
+    pub cond_scale: Option<f32>,
+    pub res_cond_scale: Option<f32>,
+    pub temperature: Option<f32>,
+    pub topk: Option<f64>,
+    pub greedy: Option<bool>,
+    /// Tokens of the previous window each new window continues from.
+    pub context: Option<usize>,
+}
+
+impl Fields for JsTimelineOptions {
+    const FIELDS: &'static [&'static str] = &[
+        "seed",
+        "steps",
+        "condScale",
+        "resCondScale",
+        "temperature",
+        "topk",
+        "greedy",
+        "context",
+    ];
+}
+
+impl JsTimelineOptions {
+    pub fn to_core(&self) -> Result<crate::long::LongOptions, Error> {
+        let d = GenerateOptions::default();
+        let greedy = self.greedy.unwrap_or(false);
+        let opts = GenerateOptions {
+            steps: self.steps.unwrap_or(d.steps),
+            cond_scale: self.cond_scale.unwrap_or(d.cond_scale),
+            res_cond_scale: self.res_cond_scale.unwrap_or(d.res_cond_scale),
+            temperature: self.temperature.unwrap_or(d.temperature),
+            topk: self.topk.unwrap_or(d.topk),
+            draw: if greedy { Draw::Greedy } else { d.draw },
+            seed: self.seed.unwrap_or(d.seed),
+            ..d
+        };
+        opts.validate()?;
+        Ok(crate::long::LongOptions {
+            generate: opts,
+            context_tokens: self.context.unwrap_or(crate::long::DEFAULT_CONTEXT),
+        })
+    }
+}
+
+/// One `{ text, seconds }` entry of `generateTimeline`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsSegment {
+    pub text: String,
+    pub seconds: f64,
+}
