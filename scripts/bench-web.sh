@@ -12,6 +12,7 @@
 #   MOMASK_BENCH_GPU_RUNS=1       timed WebGPU runs after its warm-up (~10 min in all); 0 skips WebGPU
 #   MOMASK_BENCH_CLI=path         use this momask binary instead of building one
 #   MOMASK_WEB_SKIP_BUILD=1       reuse pkg/ and www/dist (else scripts/build-web.sh runs)
+#   MOMASK_BENCH_DIST=dir         the built pages to time (default www/dist)
 # Output: the table on stdout, everything in target/bench-web/ (result.json, native*.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,7 +61,7 @@ RAYON_NUM_THREADS=1 "$CLI" bench --model "$BUNDLE" --frames "$FRAMES" --backend 
 tail -n 1 "$OUT/native1.txt" > "$OUT/native1.json"
 
 printf '\n== browser: www/bench.html (wasm CPU, WebGPU on SwiftShader) ==\n'
-node tests-web/bench.mjs --dist www/dist --bundle "$BUNDLE" --frames "$FRAMES" --runs "$RUNS" \
+node tests-web/bench.mjs --dist "${MOMASK_BENCH_DIST:-www/dist}" --bundle "$BUNDLE" --frames "$FRAMES" --runs "$RUNS" \
   --gpu-runs "${MOMASK_BENCH_GPU_RUNS:-1}" --gpu-steps "${MOMASK_BENCH_GPU_STEPS:-1}" \
   --native "$OUT/native.json" --native1 "$OUT/native1.json" --out "$OUT/result.json" | tee "$OUT/table.md"
 printf '\n(%s, commit %s)\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo '+changes')" | tee -a "$OUT/table.md"

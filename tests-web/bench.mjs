@@ -95,6 +95,7 @@ const pageRow = (b, s) =>
     res: b.stages['residual layers'],
     decode: b.stages['VQ decode + joints'],
     total: b.stages['generate (worker)'],
+    first: b.stages['first generate (page, warm-up)'],
     steps: s,
   };
 const cols = { native: natRow(native), native1: natRow(native1), wasm: pageRow(cpu, steps), gpu: pageRow(gpu, gpuSteps) };
@@ -111,6 +112,9 @@ const rows = [
   ['residual layers', 'res'],
   ['VQ decode + joints', 'decode'],
   ['generate (total)', 'total'],
+  // The warm-up generation, as the page sees it: on WebGPU it compiles every kernel (at its own
+  // step count, not extrapolated).
+  ['first generate (warm-up)', 'first'],
 ];
 const fmt = (c, k) => (c?.[k] == null ? '–' : `${c.extrapolated?.has(k) ? '~' : ''}${c[k].toFixed(0)}`);
 const ratio = (a, b) => (a == null || b == null ? '–' : `${(a / b).toFixed(2)}×`);
