@@ -35,9 +35,24 @@ fi
 echo "wasm-pack $WASM_PACK_VERSION, wasm-bindgen $WASM_BINDGEN_VERSION, target dir $CARGO_TARGET_DIR"
 
 step "wasm-pack build ($PROFILE)"
+# Size: the GPU backend's kernel compiler (cubecl/cubek's #[cube] expansions, the pliron IR, its
+# parsers) is ~60 % of the code but runs on the CPU only while building a kernel, once per kernel
+# and shape (cached after); optimising it for size instead of speed cuts the download a lot and
+# leaves the CPU path (burn-flex, gemm, pulp/macerator SIMD, burn-dispatch, momask) and the
+# per-launch runtime (cubecl-runtime/-server/-wgpu, wgpu) at opt-level 3. Web builds only
+# (--config), so native builds keep opt-level 3 everywhere. MOMASK_WEB_SIZE_OPT=0 turns it off.
+size_opt=()
+if [ "${MOMASK_WEB_SIZE_OPT:-1}" != 0 ]; then
+  for crate in burn-cubecl burn-wgpu cubecl-core cubecl-ir cubecl-std cubecl-opt \
+      cubek cubek-attention cubek-convolution cubek-interpolate cubek-matmul cubek-pool \
+      cubek-quant cubek-random cubek-reduce cubek-std cubek-tile pliron combine rustc_apfloat \
+      awint_core awint_ext; do
+    size_opt+=(--config "profile.$PROFILE.package.$crate.opt-level=\"s\"")
+  done
+fi
 # --mode no-install: use the pinned wasm-bindgen above, never download one.
 wasm-pack build --"$PROFILE" --mode no-install --target web --out-dir pkg --out-name momask \
-  --no-pack . -- --no-default-features --features web
+  --no-pack . -- --no-default-features --features web "${size_opt[@]}"
 
 if [ "$PROFILE" = release ] && [ "${MOMASK_WEB_WASM_OPT:-1}" != 0 ]; then
   step "wasm-opt (npm binaryen)"

@@ -4,7 +4,9 @@
 # needs MOMASK_MINILM_DIR, set by setup_minilm) and native reference joints
 # (`momask generate --greedy`), then drives
 # headless Debian Chromium (playwright-core, --enable-unsafe-webgpu: WebGPU on SwiftShader) through
-# tests-web/run.mjs. Ends with one line `N passed, M failed`.
+# tests-web/run.mjs. One of its tests installs the packed package into a scratch webpack app in
+# $TMPDIR (tests-web/webpack-app.mjs; the build is reused while pkg/ is unchanged).
+# Ends with one line `N passed, M failed`.
 #
 #   MOMASK_WEB_SKIP_BUILD=1   reuse pkg/ and www/dist
 #   MOMASK_WEB_TESTS=name,..  run only tests whose name contains one of these
@@ -58,4 +60,4 @@ fi
 "$CLI" generate --model "$DEMO" --text "Ein Mensch läuft VORWÄRTS, dann 跳 — 🙂 [SEP] waves" --frames 20 --greedy --out "$OUT/ref_demo_unicode_20.json" >/dev/null
 
 printf '\n== browser tests ==\n'
-node tests-web/run.mjs --dist www/dist --fixtures "$OUT"
+node tests-web/run.mjs --dist www/dist --pkg pkg --fixtures "$OUT"

@@ -1,6 +1,7 @@
 //! `momask bench`: per-stage timings of one generation with random weights built in memory, so
-//! official-size numbers need no checkpoint files. Each stage ends with a read-back, so its time
-//! includes all the device work it queued.
+//! official-size numbers need no checkpoint files, or with the weights of a bundle (`--model`),
+//! so that native and browser (`www/bench.html`, `scripts/bench-web.sh`) time the same model.
+//! Each stage ends with a read-back, so its time includes all the device work it queued.
 
 use std::time::Instant;
 
@@ -15,11 +16,18 @@ use crate::motion::recover::{denormalize, recover_from_ric};
 use crate::nn::read_f32;
 use crate::sample::rng::Rng;
 
+/// The bench page's default prompt (www/bench.js), used to tokenize with a bundle's tokenizer.
+pub const BENCH_TEXT: &str = "a person walks forward and turns around";
+
 /// What to benchmark.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
-    /// `official`, `kit` or `small`.
+    /// `official`, `kit`, `small` or `demo` (random weights); ignored when `model` is given.
     pub config: String,
+    /// A bundle to time instead of random weights; its configuration and tokenizer are used.
+    pub model: Option<std::path::PathBuf>,
+    /// The prompt, with `model` (random-weight models have no tokenizer: a fixed 8-word prompt).
+    pub text: String,
     pub frames: usize,
     pub backend: Backend,
     pub runs: usize,
@@ -117,10 +125,26 @@ pub fn preset(name: &str) -> Result<ModelConfig, Error> {
 
 /// Builds the networks and times `runs` generations (plus one warm-up).
 pub fn run(cfg: &BenchConfig) -> Result<BenchReport, Error> {
-    let config = preset(&cfg.config)?;
     if cfg.runs == 0 {
         return Err(Error::invalid("runs", "must be at least 1"));
     }
+    let device = cfg.backend.device()?;
+    let (mut model, label) = match &cfg.model {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| Error::invalid("model", format!("{}: {e}", path.display())))?;
+            (
+                MoMask::from_bundle_bytes(&bytes, &device)?,
+                path.display().to_string(),
+            )
+        }
+        None => (
+            MoMask::random(preset(&cfg.config)?, 1, &device)?,
+            cfg.config.clone(),
+        ),
+    };
+    let fused = model.set_fused_cpu(cfg.fused);
+    let config = &model.config;
     let unit = config.vq.unit_length();
     let tokens = cfg.frames / unit;
     if tokens == 0 || tokens > config.max_tokens() {
@@ -129,16 +153,14 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, Error> {
             format!("{} is outside {unit}..={}", cfg.frames, config.max_motion_length),
         ));
     }
-    let device = cfg.backend.device()?;
-    let mut model = MoMask::random(config, 1, &device)?;
-    let fused = model.set_fused_cpu(cfg.fused);
     // A typical 8-word prompt, "a person walks forward and turns left.": SOT, 8 BPE ids, EOT
     // for CLIP; [CLS], 8 WordPiece ids, [SEP] for MiniLM.
-    let prompt = match model.config.text {
-        crate::config::TextEncoderConfig::Clip(_) => {
+    let prompt = match (&cfg.model, &model.config.text) {
+        (Some(_), _) => model.tokenize(&[cfg.text.as_str()])?,
+        (None, crate::config::TextEncoderConfig::Clip(_)) => {
             vec![vec![49406, 320, 2533, 8192, 2342, 537, 3185, 1823, 269, 49407]]
         }
-        crate::config::TextEncoderConfig::MiniLm(_) => {
+        (None, crate::config::TextEncoderConfig::MiniLm(_)) => {
             vec![vec![101, 1037, 2711, 7365, 2830, 1998, 4332, 2187, 1012, 102]]
         }
     };
@@ -170,7 +192,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, Error> {
         } else {
             cfg.backend.to_string()
         },
-        config: cfg.config.clone(),
+        config: label,
         frames: tokens * unit,
         steps: cfg.steps,
         runs: cfg.runs,

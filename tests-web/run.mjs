@@ -2,7 +2,7 @@
 // WebGPU through SwiftShader (--enable-unsafe-webgpu). Every test has a time limit; a hang is a
 // failure, never a stuck run. Ends with `N passed, M failed` (exit status 1 on failures).
 //
-//   node tests-web/run.mjs --dist www/dist --fixtures target/web-test [--filter a,b] [--chromium path]
+//   node tests-web/run.mjs --dist www/dist --fixtures target/web-test [--pkg pkg] [--filter a,b] [--chromium path]
 //
 // Fixtures (written by scripts/test-web.sh): small.safetensors (the small test model, CLIP),
 // demo-q8.safetensors (the demo configuration with MiniLM, random weights, q8) and native
@@ -648,6 +648,36 @@ test('package without a bundler (<script type="module">)', 120_000, async (t) =>
   const { page } = await open(t, { page: 'plain.html', query: `?model=${BUNDLE}&backend=cpu&frames=40` });
   const r = await withTimeout(page.evaluate(() => window.plainResult), 100_000, 'plain.html');
   assert(r.backend === 'cpu' && r.frames === 40 && maxAbsDiff(r.joints, WALK.ref.joints) <= TOL, 'plain page parity');
+});
+
+// The package as a user installs it: npm pack → npm install in a scratch app outside the
+// repository → webpack --mode production (tests-web/webpack-app.mjs). Only `exports`, the
+// worker's and the .wasm's `new URL(..., import.meta.url)` make this work.
+test('package in a webpack app (npm pack → npm install → webpack --mode production)', 300_000, async (t) => {
+  const { buildWebpackApp } = await import('./webpack-app.mjs');
+  const app = await buildWebpackApp({ pkgDir: args.pkg || 'pkg', timeoutMs: 200_000, log: (l) => t.log.push(l) });
+  for (const f of ['index.js', 'worker.js', 'host.js', 'momask.js', 'momask_bg.wasm', 'package.json']) assert(app.packedFiles.includes(f), `the tarball lacks ${f}: ${app.packedFiles}`);
+  const emitted = fs.readdirSync(app.dist);
+  const wasm = emitted.filter((f) => f.endsWith('.wasm'));
+  assert(wasm.length === 1, `webpack should emit the .wasm as an asset: ${emitted}`);
+  const served = new Map();
+  const server = await serve({ root: app.dist, mounts: { '/fixtures': fixtures }, onRequest: (p) => served.set(p, (served.get(p) || 0) + 1) });
+  t.cleanup.push(() => server.close());
+  const context = await browser.newContext();
+  t.cleanup.push(() => context.close());
+  const page = await context.newPage();
+  page.on('console', (m) => t.log.push(`[console.${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => t.log.push(`[pageerror] ${e.message}`));
+  page.on('worker', (w) => w.on('console', (m) => t.log.push(`[worker.${m.type()}] ${m.text()}`)));
+  await page.goto(`${server.url}/index.html?model=${BUNDLE}&text=${encodeURIComponent(WALK.text)}&frames=40`);
+  const r = await page.evaluate(() => window.appResult);
+  assert(!r.error, `the app failed: ${r.error}`);
+  assert(r.backend === 'cpu' && r.worker === true, `backend ${r.backend}, worker ${r.worker}`);
+  assert(served.get(`/${wasm[0]}`) >= 1, `the emitted ${wasm[0]} was never requested: ${[...served.keys()]}`);
+  const chunks = [...served.keys()].filter((p) => p.endsWith('.js') && p !== '/main.js');
+  assert(chunks.length >= 1, `no worker chunk was requested: ${[...served.keys()]}`);
+  const d = expectParity(r, WALK.ref, 'webpack app');
+  notes.push(`webpack app (${app.reused ? 'cached build' : 'fresh build'}; ${emitted.join(', ')}): cpu vs native max |Δ| = ${d.toExponential(2)}`);
 });
 
 test('TypeScript types (tsc --strict on tests-web/types.ts)', 120_000, async () => {

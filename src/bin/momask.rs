@@ -215,6 +215,12 @@ struct BenchArgs {
     /// official (HumanML3D), kit, small (the fixture's sizes) or demo (MiniLM demo model).
     #[arg(long, default_value = "official")]
     config: String,
+    /// Time this bundle's weights instead of random ones (as www/bench.html?model=… does).
+    #[arg(long, conflicts_with = "config")]
+    model: Option<PathBuf>,
+    /// The prompt, with --model (tokenized by the bundle's tokenizer).
+    #[arg(long, default_value = momask::bench::BENCH_TEXT, requires = "model")]
+    text: String,
     #[arg(long, default_value_t = 196)]
     frames: usize,
     /// cpu (burn-flex), wgpu or ndarray.
@@ -716,6 +722,8 @@ fn run_bench(a: BenchArgs) -> Result<(), String> {
     }
     let report = momask::bench::run(&momask::bench::BenchConfig {
         config: a.config,
+        model: a.model,
+        text: a.text,
         frames: a.frames,
         backend: a.backend.parse().map_err(|e: Error| e.to_string())?,
         runs: a.runs,
