@@ -141,10 +141,10 @@ fn install_error_handler(setup: &WgpuSetup) {
     setup.device.on_uncaptured_error(Arc::new(|error| {
         let message = error.to_string();
         web_sys::console::error_1(&format!("momask: WebGPU error: {message}").into());
-        if let Ok(mut e) = ERRORS.lock() {
-            if e.len() < 16 {
-                e.push(message);
-            }
+        if let Ok(mut e) = ERRORS.lock()
+            && e.len() < 16
+        {
+            e.push(message);
         }
     }));
 }

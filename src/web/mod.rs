@@ -84,8 +84,7 @@ pub fn start() {
         console_error_panic_hook::hook(info);
         let message = info.to_string();
         let global = js_sys::global();
-        if let Ok(f) = Reflect::get(&global, &"__momaskOnPanic".into())
-            .and_then(|f| f.dyn_into::<Function>().map_err(JsValue::from))
+        if let Ok(f) = Reflect::get(&global, &"__momaskOnPanic".into()).and_then(|f| f.dyn_into::<Function>())
         {
             let _ = f.call1(&JsValue::NULL, &JsValue::from_str(&message));
         }
