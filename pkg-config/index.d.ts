@@ -102,7 +102,7 @@ export interface TimelineOptions {
   temperature?: number;
   topk?: number;
   greedy?: boolean;
-  /** Tokens (4 frames each) of the previous window each new window continues from (default 12). */
+  /** Tokens (4 frames each) of the previous window each new window continues from (default 8). */
   context?: number;
   onProgress?: (event: GenerateProgress) => void;
   signal?: AbortSignal;
