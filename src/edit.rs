@@ -16,8 +16,8 @@ use burn::tensor::{Tensor, TensorData};
 
 use crate::Error;
 use crate::generate::{
-    GenerateOptions, Hooks, MaskState, Motion, Progress, Trace, decode_stage, feature_layout,
-    mask_predict_loop, residual_layers,
+    FixedSlots, GenerateOptions, Hooks, MaskState, Motion, Progress, Trace, decode_stage, feature_layout,
+    mask_predict_loop, residual_layers_fixed,
 };
 use crate::model::MoMask;
 use crate::motion::JointPositions;
@@ -25,10 +25,16 @@ use crate::motion::recover::{denormalize, recover_from_ric};
 use crate::sample::rng::Rng;
 use crate::seam::{Baseline, SeamMetric, baseline, seam_metrics};
 
-/// Settings of an edit. Defaults are `edit_t2m.py`'s: 18 steps, guidance 4 then 2.
+/// Settings of an edit. Sampling defaults are `edit_t2m.py`'s: 18 steps, guidance 4 then 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EditOptions {
     pub generate: GenerateOptions,
+    /// Slots outside the spans keep all the source's residual codes, and only the spans'
+    /// residual layers are predicted (from that history): kept frames then differ from the
+    /// source by the VQ round trip alone, except within the decoder's reach of a span. `false`
+    /// regenerates every slot's residual layers under the new text, as `edit_t2m.py` does
+    /// (kept frames move further; measured in `tests/edit.rs`); the parity tests use that.
+    pub keep_source_residuals: bool,
 }
 
 impl Default for EditOptions {
@@ -39,6 +45,7 @@ impl Default for EditOptions {
                 res_cond_scale: 2.0,
                 ..GenerateOptions::default()
             },
+            keep_source_residuals: true,
         }
     }
 }
@@ -182,8 +189,14 @@ pub async fn edit(
         )
         .await?
     };
-    // 4. Residual layers over every valid slot, conditioned on the new text.
-    let ids = residual_layers(
+    // 4. Residual layers, conditioned on the new text: inside the spans, or (the reference)
+    // over every valid slot.
+    let kept_slots: Vec<bool> = (0..n).map(|i| i < tokens && !in_span[i]).collect();
+    let fixed = FixedSlots {
+        slots: &kept_slots,
+        ids: &codes,
+    };
+    let ids = residual_layers_fixed(
         model,
         &[tokens],
         base,
@@ -192,6 +205,7 @@ pub async fn edit(
         &mut rng,
         hooks,
         trace.as_deref_mut(),
+        opts.keep_source_residuals.then_some(&fixed),
     )
     .await?;
     hooks.report(Progress::Decode)?;

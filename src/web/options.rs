@@ -300,7 +300,10 @@ impl JsEditOptions {
             ..d
         };
         opts.validate()?;
-        Ok(crate::edit::EditOptions { generate: opts })
+        Ok(crate::edit::EditOptions {
+            generate: opts,
+            ..crate::edit::EditOptions::default()
+        })
     }
 }
 
