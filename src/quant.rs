@@ -202,6 +202,19 @@ pub fn quantize_bundle(bytes: &[u8], scheme: Scheme) -> Result<Vec<u8>, BundleEr
 /// all); every other tensor is written as f32. For sensitivity studies (`momask quantize
 /// --only`): quantize one group, compare with `momask bench --fidelity`.
 pub fn quantize_bundle_only(bytes: &[u8], scheme: Scheme, only: &[String]) -> Result<Vec<u8>, BundleError> {
+    quantize_bundle_study(bytes, scheme, only, &[])
+}
+
+/// [`quantize_bundle_only`], and under `q8` the tensors whose names start with one of `int8`
+/// are stored int8 even where the q8 rule keeps them f16 (MiniLM, small tensors): what the
+/// size/fidelity trade-off studies of `momask quantize --int8` measure. Biases, norms and
+/// positional tables stay f32 regardless.
+pub fn quantize_bundle_study(
+    bytes: &[u8],
+    scheme: Scheme,
+    only: &[String],
+    int8: &[String],
+) -> Result<Vec<u8>, BundleError> {
     let bundle = Bundle::from_bytes(bytes)?;
     let mut header = bundle.header.clone();
     header.quantization = scheme.name().into();
@@ -226,10 +239,15 @@ pub fn quantize_bundle_only(bytes: &[u8], scheme: Scheme, only: &[String]) -> Re
             .f32_values(&name, &shape)
             .map_err(|e| BundleError::BadHeader(e.to_string()))?;
         let selected = only.is_empty() || only.iter().any(|p| !p.is_empty() && name.starts_with(p.as_str()));
-        let encoding = if selected {
-            encoding(scheme, &name, &shape, &header.config)
-        } else {
+        let forced = scheme == Scheme::Q8
+            && !keep_f32(&name, &shape)
+            && int8.iter().any(|p| !p.is_empty() && name.starts_with(p.as_str()));
+        let encoding = if !selected {
             "f32"
+        } else if forced {
+            "q8"
+        } else {
+            encoding(scheme, &name, &shape, &header.config)
         };
         match encoding {
             "f32" => {

@@ -11,7 +11,7 @@ use momask::nn::length_estimator::LengthEstimator;
 use momask::nn::mask_transformer::MaskTransformer;
 use momask::nn::residual_transformer::ResidualTransformer;
 use momask::nn::vq::RvqVae;
-use momask::nn::weights::Loader;
+use momask::nn::weights::{Loader, WeightSource};
 use momask::sample::rng::Rng;
 use momask::synth::dataset::HumanMl3dDataset;
 use momask::synth::{SynthOptions, synthesize_corpus};
@@ -209,5 +209,64 @@ fn four_stages_train_into_a_bundle_that_generates() {
     })
     .unwrap();
     assert_eq!(motions[0].frames(), 40);
+
+    // Continuing from a bundle (`--init`, `--vq <bundle>`, `--decoder-only`).
+    let bundle = data.join("model.safetensors");
+    std::fs::write(&bundle, &bytes).unwrap();
+    let mut shipped = TensorMap::from_safetensors(&bytes).unwrap();
+    // At lr 0 a run started from the bundle holds exactly the bundle's network.
+    let mut o = options(Stage::Mask, &data, &runs.join("mask-init"), 1);
+    o.init = Some(bundle.clone());
+    o.vq_dir = Some(bundle.clone());
+    o.minilm = Some(minilm.clone());
+    o.schedule.base = 0.0;
+    train(&o).unwrap();
+    let mut continued = TensorMap::open(&runs.join("mask-init").join("latest.safetensors")).unwrap();
+    let names = continued.names();
+    assert!(names.len() > 10);
+    for name in &names {
+        let shape = continued.shape(name).unwrap();
+        assert_eq!(
+            continued.take(name, &shape).unwrap(),
+            shipped.take(name, &shape).unwrap(),
+            "{name}"
+        );
+    }
+    // Decoder-only: encoder and codebooks bit-identical to the bundle's, the decoder trained.
+    let mut o = options(Stage::Vq, &data, &runs.join("vq-decoder"), 3);
+    o.init = Some(bundle.clone());
+    o.decoder_only = true;
+    let report = train(&o).unwrap();
+    assert!(report.final_loss.is_finite());
+    let mut tuned = TensorMap::open(&runs.join("vq-decoder").join("latest.safetensors")).unwrap();
+    let (mut frozen, mut trained) = (0, 0);
+    for name in tuned.names() {
+        let shape = tuned.shape(&name).unwrap();
+        let (a, b) = (
+            tuned.take(&name, &shape).unwrap(),
+            shipped.take(&name, &shape).unwrap(),
+        );
+        if name.starts_with("vq.encoder.") || name.starts_with("vq.quantizer.") || name.starts_with("norm.") {
+            assert_eq!(a, b, "{name} must stay frozen");
+            frozen += 1;
+        } else if name.starts_with("vq.decoder.") && name.ends_with("weight") {
+            assert_ne!(a, b, "{name} was not trained");
+            trained += 1;
+        }
+    }
+    assert!(frozen > 5 && trained > 5, "{frozen} frozen, {trained} trained");
+    // Typed refusals: decoder-only from random weights, a bundle of another configuration.
+    let mut o = options(Stage::Vq, &data, &runs.join("vq-fresh"), 2);
+    o.decoder_only = true;
+    let err = train(&o).unwrap_err();
+    assert!(
+        err.to_string().contains("--decoder-only needs a trained VQ"),
+        "{err}"
+    );
+    let mut o = options(Stage::Vq, &data, &runs.join("vq-other"), 2);
+    o.config = ModelConfig::demo();
+    o.init = Some(bundle);
+    let err = train(&o).unwrap_err();
+    assert!(err.to_string().contains("configuration differs"), "{err}");
     let _ = std::fs::remove_dir_all(data);
 }

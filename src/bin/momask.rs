@@ -109,6 +109,10 @@ struct QuantizeArgs {
     /// e.g. `minilm.,len.`); all others are written as f32. For sensitivity studies.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// q8 only: store tensors whose names start with one of these prefixes as int8 even where
+    /// the q8 rule keeps them f16 (e.g. `minilm.`). For size/fidelity studies.
+    #[arg(long, value_delimiter = ',')]
+    int8: Vec<String>,
 }
 
 /// Default model shipped with the repository (the demo model, a q8 bundle).
@@ -696,7 +700,10 @@ fn run_quantize(a: QuantizeArgs) -> Result<(), String> {
     let scheme: momask::quant::Scheme = a.scheme.parse()?;
     let bytes = read_file(&a.input)?;
     let started = Instant::now();
-    let out = momask::quant::quantize_bundle_only(&bytes, scheme, &a.only)
+    if !a.int8.is_empty() && scheme != momask::quant::Scheme::Q8 {
+        return Err("--int8 applies to the q8 scheme".into());
+    }
+    let out = momask::quant::quantize_bundle_study(&bytes, scheme, &a.only, &a.int8)
         .map_err(|e| format!("{}: {e}", a.input.display()))?;
     std::fs::write(&a.out, &out).map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
     println!(

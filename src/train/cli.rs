@@ -51,7 +51,7 @@ pub struct TrainArgs {
     /// Learning-rate factor at each milestone.
     #[arg(long)]
     pub gamma: Option<f64>,
-    /// The trained VQ run folder (mask, res).
+    /// The trained VQ (mask, res): its run folder, or a model bundle file.
     #[arg(long)]
     pub vq: Option<PathBuf>,
     /// all-MiniLM-L6-v2 folder (default: $MOMASK_MINILM_DIR).
@@ -66,6 +66,19 @@ pub struct TrainArgs {
     /// Use only the first N motions of each split (smoke runs).
     #[arg(long)]
     pub max_clips: Option<usize>,
+    /// Start a fresh run from this model bundle's network instead of a random init (e.g.
+    /// continue training the shipped demo model). Ignored when the run folder resumes.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// vq only: fine-tune the decoder on the frozen encoder's codes (keeps the transformers'
+    /// token targets valid).
+    #[arg(long)]
+    pub decoder_only: bool,
+    /// mask / res: Gaussian noise added to the sentence features while training, as a fraction
+    /// of their norm (default 0, as the reference). Makes the transformers insensitive to the
+    /// text encoder's int8 rounding (1 − cos ≈ 4e-4 for MiniLM).
+    #[arg(long, default_value_t = 0.0)]
+    pub cond_noise: f32,
 }
 
 /// A preset name or a JSON file of a [`ModelConfig`].
@@ -117,6 +130,18 @@ pub fn run_train(a: TrainArgs) -> Result<(), String> {
     o.checkpoint_every = a.checkpoint_every;
     o.val_every = a.val_every;
     o.max_clips = a.max_clips;
+    if a.decoder_only && !matches!(a.stage, StageArg::Vq) {
+        return Err("--decoder-only applies to the vq stage".into());
+    }
+    o.init = a.init;
+    o.decoder_only = a.decoder_only;
+    if !(0.0..=1.0).contains(&a.cond_noise) {
+        return Err("--cond-noise is a fraction of the feature norm in 0..=1".into());
+    }
+    if a.cond_noise > 0.0 && !matches!(a.stage, StageArg::Mask | StageArg::Res) {
+        return Err("--cond-noise applies to the mask and res stages".into());
+    }
+    o.cond_noise = a.cond_noise;
     let report = match a.stage {
         StageArg::Evaluator => {
             // Contrastive training: AdamW 1e-3 unless told otherwise, no milestones.
@@ -223,6 +248,12 @@ pub struct EvalArgs {
     pub steps: usize,
     #[arg(long, default_value_t = 4.0)]
     pub cond_scale: f32,
+    /// Classifier-free guidance of the residual transformer (the reference's 5).
+    #[arg(long, default_value_t = 5.0)]
+    pub res_cond_scale: f32,
+    /// Sampling temperature of the base tokens (the reference's 1).
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
     #[arg(long)]
     pub max_clips: Option<usize>,
     /// Also write the report as JSON here.
@@ -234,6 +265,8 @@ pub fn run_eval(a: EvalArgs) -> Result<(), String> {
     let generate = crate::generate::GenerateOptions {
         steps: a.steps,
         cond_scale: a.cond_scale,
+        res_cond_scale: a.res_cond_scale,
+        temperature: a.temperature,
         ..Default::default()
     };
     let o = super::evaluate::EvalOptions {

@@ -275,10 +275,90 @@ pub struct EvalReport {
     pub items: usize,
     pub replications: usize,
     pub ground_truth: SideMetrics,
+    /// Ground truth through the VQ (the ceiling of anything generated through its codes).
+    pub reconstructed: SideMetrics,
     pub generated: SideMetrics,
     pub multimodality: f64,
     pub vq_mpjpe_mm: f64,
+    /// Action accuracy per action label over all replications (generated side), worst first.
+    pub per_action: Vec<ActionRow>,
     pub seconds: f64,
+}
+
+/// One action's line of the per-action table.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionRow {
+    pub action: String,
+    pub items: usize,
+    pub ground_truth: f64,
+    /// Ground truth through the VQ (encode, all layers, decode).
+    pub reconstructed: f64,
+    pub generated: f64,
+    /// The label the evaluator most often gave this action's generated motions instead, and
+    /// the fraction of items it did.
+    pub confused_with: Option<(String, f64)>,
+}
+
+/// Per-label counts: [items, GT correct, generated correct] and generated predictions.
+struct ActionCounts {
+    gt: Vec<[usize; 2]>,
+    rec: Vec<[usize; 2]>,
+    gen_: Vec<[usize; 2]>,
+    confusion: Vec<Vec<usize>>,
+}
+
+impl ActionCounts {
+    fn new(classes: usize) -> Self {
+        Self {
+            gt: vec![[0; 2]; classes],
+            rec: vec![[0; 2]; classes],
+            gen_: vec![[0; 2]; classes],
+            confusion: vec![vec![0; classes]; classes],
+        }
+    }
+
+    fn add(&mut self, gt: &Embedded, rec: &Embedded, gen_: &Embedded) {
+        for (side, counts) in [(gt, &mut self.gt), (rec, &mut self.rec)] {
+            for (l, p) in side.labels.iter().zip(&side.predicted) {
+                if let (Some(l), Some(p)) = (*l, *p) {
+                    counts[l][0] += 1;
+                    counts[l][1] += usize::from(l == p);
+                }
+            }
+        }
+        for (l, p) in gen_.labels.iter().zip(&gen_.predicted) {
+            if let (Some(l), Some(p)) = (*l, *p) {
+                self.gen_[l][0] += 1;
+                self.gen_[l][1] += usize::from(l == p);
+                self.confusion[l][p] += 1;
+            }
+        }
+    }
+
+    fn rows(&self, labels: &[String]) -> Vec<ActionRow> {
+        let mut rows: Vec<ActionRow> = labels
+            .iter()
+            .enumerate()
+            .filter(|(l, _)| self.gen_[*l][0] > 0)
+            .map(|(l, name)| {
+                let n = self.gen_[l][0];
+                let confused_with = (0..labels.len())
+                    .filter(|&p| p != l && self.confusion[l][p] > 0)
+                    .max_by_key(|&p| self.confusion[l][p])
+                    .map(|p| (labels[p].clone(), self.confusion[l][p] as f64 / n as f64));
+                ActionRow {
+                    action: name.clone(),
+                    items: n,
+                    ground_truth: self.gt[l][1] as f64 / self.gt[l][0].max(1) as f64,
+                    reconstructed: self.rec[l][1] as f64 / self.rec[l][0].max(1) as f64,
+                    generated: self.gen_[l][1] as f64 / n as f64,
+                    confused_with,
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| a.generated.total_cmp(&b.generated));
+        rows
+    }
 }
 
 impl EvalReport {
@@ -289,6 +369,7 @@ impl EvalReport {
         );
         for (name, m) in [
             ("ground truth", &self.ground_truth),
+            ("VQ reconstruction", &self.reconstructed),
             ("generated", &self.generated),
         ] {
             s.push_str(&format!(
@@ -307,6 +388,20 @@ impl EvalReport {
             "\nmultimodality {:.3}; VQ reconstruction MPJPE {:.2} mm; {} items × {} replications; {:.0} s\n",
             self.multimodality, self.vq_mpjpe_mm, self.items, self.replications, self.seconds
         ));
+        if !self.per_action.is_empty() {
+            s.push_str(
+                "\n| action | items | GT acc | VQ round trip acc | generated acc | generated most often taken for |\n|---|---:|---:|---:|---:|---|\n",
+            );
+            for r in &self.per_action {
+                let confused = r.confused_with.as_ref().map_or("-".to_string(), |(name, f)| {
+                    format!("{name} ({:.0} %)", 100.0 * f)
+                });
+                s.push_str(&format!(
+                    "| {} | {} | {:.2} | {:.2} | {:.2} | {confused} |\n",
+                    r.action, r.items, r.ground_truth, r.reconstructed, r.generated
+                ));
+            }
+        }
         s
     }
 }
@@ -349,6 +444,8 @@ pub fn evaluate(o: &EvalOptions) -> Result<EvalReport, TrainError> {
     }
     let mut gt_side: Vec<[f64; 8]> = Vec::new();
     let mut gen_side: Vec<[f64; 8]> = Vec::new();
+    let mut rec_side: Vec<[f64; 8]> = Vec::new();
+    let mut actions = ActionCounts::new(labels.len());
     for r in 0..o.replications {
         let mut rng = Rng::fork(o.seed, r as u64);
         let mut order: Vec<usize> = (0..set.clips.len()).collect();
@@ -357,6 +454,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<EvalReport, TrainError> {
         }
         let mut gt = Embedded::new();
         let mut gen_ = Embedded::new();
+        let mut rec = Embedded::new();
         for chunk in order[..per_rep].chunks(batch) {
             // §7.5: random caption, the 1/3 "one unit shorter" crop, a random offset.
             let mut motion = vec![0f32; batch * max_frames * set.dim];
@@ -378,8 +476,21 @@ pub fn evaluate(o: &EvalOptions) -> Result<EvalReport, TrainError> {
             }
             let labels: Vec<Option<usize>> = chunk.iter().map(|&ci| set.clips[ci].label).collect();
             let et = to_vec(evaluator.embed_text(features_for(&set, &features, &captions, &device)));
+            let reconstructed = vq_round_trip(&model, &motion, &lengths, max_frames, set.dim, &device)?;
             gt.add(
                 &evaluator, motion, &lengths, max_frames, set.dim, &et, &labels, &mean, &std, &device,
+            )?;
+            rec.add(
+                &evaluator,
+                reconstructed,
+                &lengths,
+                max_frames,
+                set.dim,
+                &et,
+                &labels,
+                &mean,
+                &std,
+                &device,
             )?;
             // Generated: same captions and lengths.
             let requests: Vec<Request> = captions
@@ -408,6 +519,9 @@ pub fn evaluate(o: &EvalOptions) -> Result<EvalReport, TrainError> {
                 &evaluator, gmotion, &lengths, max_frames, set.dim, &et, &labels, &mean, &std, &device,
             )?;
         }
+        actions.add(&gt, &rec, &gen_);
+        let fid_rec = crate::eval::metrics::frechet_distance_of(&gt.em, &rec.em, gt.dim())?;
+        rec_side.push(rec.row(fid_rec, &mut rng)?);
         let fid_gt = crate::eval::metrics::frechet_distance_of(&gt.em, &gt.em, gt.dim())?;
         let fid_gen = crate::eval::metrics::frechet_distance_of(&gt.em, &gen_.em, gt.dim())?;
         gt_side.push(gt.row(fid_gt, &mut rng)?);
@@ -485,9 +599,11 @@ pub fn evaluate(o: &EvalOptions) -> Result<EvalReport, TrainError> {
         items: per_rep,
         replications: o.replications,
         ground_truth: side(&gt_side),
+        reconstructed: side(&rec_side),
         generated: side(&gen_side),
         multimodality,
         vq_mpjpe_mm,
+        per_action: actions.rows(&labels),
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -565,6 +681,28 @@ impl Embedded {
         let skate = self.skate.iter().sum::<f64>() / self.skate.len().max(1) as f64;
         Ok([fid, diversity, top[0], top[1], top[2], matching, acc, skate])
     }
+}
+
+/// Each clip of a normalised `[B, max_frames, dim]` batch through the VQ at its own length
+/// (encode with all layers, decode), zero-padded like the input.
+fn vq_round_trip(
+    model: &MoMask,
+    motion: &[f32],
+    lengths: &[usize],
+    max_frames: usize,
+    dim: usize,
+    device: &Device,
+) -> Result<Vec<f32>, TrainError> {
+    let mut out = vec![0f32; motion.len()];
+    for (b, &m) in lengths.iter().enumerate() {
+        let clip = motion[b * max_frames * dim..][..m * dim].to_vec();
+        let x = Tensor::<3>::from_data(TensorData::new(clip, [1, m, dim]), device);
+        let (ids, [_, n, q]) = pollster::block_on(model.vq.encode(x))?;
+        let rec = to_vec(model.vq.decode_ids(&ids, 1, n, q));
+        let frames = (rec.len() / dim).min(m);
+        out[b * max_frames * dim..][..frames * dim].copy_from_slice(&rec[..frames * dim]);
+    }
+    Ok(out)
 }
 
 /// Loads an evaluator run folder (best checkpoint) and its action labels.

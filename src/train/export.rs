@@ -70,6 +70,16 @@ impl TensorMap {
         Self::from_safetensors(&bytes)
     }
 
+    /// Names of the tensors, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.tensors.keys().cloned().collect()
+    }
+
+    /// Shape of `name`, if present.
+    pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        self.tensors.get(name).map(|t| t.shape.clone())
+    }
+
     /// Adds `other`'s tensors under `prefix.`.
     pub fn insert_all(&mut self, prefix: &str, other: TensorMap) {
         for (name, t) in other.tensors {

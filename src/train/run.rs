@@ -17,7 +17,8 @@ use super::data::{MIN_FRAMES, MotionSet};
 use super::export::{Saver, TensorMap, save_length_estimator, save_mask, save_res, save_vq};
 use super::log::{CsvLog, Progress};
 use super::text::{TextFeatures, minilm_dir};
-use super::vq::{QuantizerTraining, TrainingQuantizer, vq_step};
+use super::vq::{QuantizerTraining, TrainingQuantizer, vq_decoder_step, vq_step};
+use crate::bundle::Bundle;
 use crate::config::ModelConfig;
 use crate::motion::layout::HUMANML3D;
 use crate::motion::recover::{denormalize, recover_from_ric};
@@ -71,6 +72,10 @@ pub struct StageOptions {
     pub val_every: usize,
     /// Condition dropout (0.1 masked, 0.2 residual).
     pub cond_drop: f32,
+    /// Gaussian noise on the kept condition rows, as a fraction of their norm (0: the
+    /// reference; see `cond_tensor`).
+    #[serde(default)]
+    pub cond_noise: f32,
     /// The trained VQ run folder (mask / res stages).
     pub vq_dir: Option<PathBuf>,
     /// MiniLM folder (else `$MOMASK_MINILM_DIR`).
@@ -79,6 +84,14 @@ pub struct StageOptions {
     pub max_clips: Option<usize>,
     /// Motion window for the VQ (64).
     pub window: usize,
+    /// A model bundle whose networks start a fresh run instead of spec §7's random init
+    /// (continuing a shipped model whose run folders are gone).
+    #[serde(default)]
+    pub init: Option<PathBuf>,
+    /// VQ only: train the decoder alone on the frozen encoder's nearest-code ids (all layers,
+    /// as at inference). The codes, and with them the transformers' targets, stay unchanged.
+    #[serde(default)]
+    pub decoder_only: bool,
 }
 
 impl StageOptions {
@@ -121,10 +134,13 @@ impl StageOptions {
             checkpoint_every: 500,
             val_every: 500,
             cond_drop,
+            cond_noise: 0.0,
             vq_dir: None,
             minilm: None,
             max_clips: None,
             window: 64,
+            init: None,
+            decoder_only: false,
         }
     }
 }
@@ -174,12 +190,46 @@ fn init_source(seed: u64) -> TrainInit {
     TrainInit::new(seed ^ 0x1A17)
 }
 
-/// Loads the trained VQ (eval mode, plain device) and its stats from a VQ run folder.
+/// A fresh run's network `prefix`: from `o.init`'s bundle if given (its config must match),
+/// else spec §7's random init.
+fn fresh<T>(
+    o: &StageOptions,
+    prefix: &str,
+    device: &Device,
+    build: impl FnOnce(&mut Loader) -> Result<T, LoadError>,
+) -> Result<T, TrainError> {
+    let Some(path) = &o.init else {
+        return from_map_source(&mut init_source(o.seed), prefix, device, build);
+    };
+    let bytes = std::fs::read(path).map_err(|e| super::common::io_error(path, e))?;
+    let invalid = |e: &dyn std::fmt::Display| TrainError::Invalid(format!("--init {}: {e}", path.display()));
+    let bundle = Bundle::from_bytes(&bytes).map_err(|e| invalid(&e))?;
+    if bundle.header.config != o.config {
+        return Err(invalid(&"the bundle's model configuration differs from --config"));
+    }
+    let net = from_map_source(&mut bundle.weights(""), prefix, device, build)?;
+    eprintln!("{prefix}: initialised from {}", path.display());
+    Ok(net)
+}
+
+/// Loads the trained VQ (eval mode, plain device) and its stats from a VQ run folder, or from
+/// a model bundle file.
 pub fn load_trained_vq(
     dir: &Path,
     config: &ModelConfig,
     device: &Device,
 ) -> Result<(RvqVae, Vec<f32>, Vec<f32>), TrainError> {
+    if dir.is_file() {
+        let bytes = std::fs::read(dir).map_err(|e| super::common::io_error(dir, e))?;
+        let bundle =
+            Bundle::from_bytes(&bytes).map_err(|e| TrainError::Invalid(format!("{}: {e}", dir.display())))?;
+        let mut source = bundle.weights("");
+        let vq = from_map_source(&mut source, "vq", device, |l| RvqVae::load(l, &config.vq))?;
+        let dim = config.vq.dim_pose;
+        let mean = source.take("norm.mean", &[dim])?;
+        let std = source.take("norm.std", &[dim])?;
+        return Ok((vq, mean, std));
+    }
     let path = if dir.join("best.safetensors").exists() {
         dir.join("best.safetensors")
     } else {
@@ -264,19 +314,30 @@ pub fn train_vq(o: &StageOptions) -> Result<StageReport, TrainError> {
             (state, vq, true)
         }
         None => {
-            let mut init = init_source(o.seed);
-            let vq = from_map_source(&mut init, "vq", &device, |l| RvqVae::load(l, c))?;
+            let vq = fresh(o, "vq", &device, |l| RvqVae::load(l, c))?;
             let state = RunState {
                 stage: "vq".into(),
                 seed: o.seed,
                 extra: serde_json::to_value(o).unwrap_or_default(),
                 ..Default::default()
             };
-            (state, vq, false)
+            (state, vq, o.init.is_some())
         }
     };
     vq.codebooks = vq.codebooks.clone().set_require_grad(false);
     let mut quantizer = TrainingQuantizer::new(&vq, initialised, QuantizerTraining::default());
+    // Decoder fine-tuning: encoder and codebooks frozen as they are now.
+    let frozen = if o.decoder_only {
+        if !initialised {
+            return Err(TrainError::Invalid(
+                "vq --decoder-only needs a trained VQ: resume a run or pass --init <bundle>".into(),
+            ));
+        }
+        eprintln!("vq: decoder only (encoder and codebooks frozen)");
+        Some(vq.valid())
+    } else {
+        None
+    };
     let mut optim = optimizer(o);
     let columns = [
         "loss",
@@ -296,8 +357,18 @@ pub fn train_vq(o: &StageOptions) -> Result<StageReport, TrainError> {
         let it = state.step;
         let mut rng = Rng::fork(o.seed, it as u64);
         let x = train.sample_windows(&mut rng, o.batch, o.window);
-        let x = Tensor::<3>::from_data(TensorData::new(x, [o.batch, o.window, train.dim]), &device);
-        let losses = vq_step(&vq, &mut quantizer, x, &mut rng, ric.clone())?;
+        let data = TensorData::new(x, [o.batch, o.window, train.dim]);
+        let losses = match &frozen {
+            Some(frozen) => {
+                let x_plain = Tensor::<3>::from_data(data.clone(), &plain);
+                let x = Tensor::<3>::from_data(data, &device);
+                vq_decoder_step(&vq, frozen, x, x_plain, ric.clone())?
+            }
+            None => {
+                let x = Tensor::<3>::from_data(data, &device);
+                vq_step(&vq, &mut quantizer, x, &mut rng, ric.clone())?
+            }
+        };
         let loss = scalar(losses.total.clone().detach());
         if !loss.is_finite() {
             return Err(TrainError::Invalid(format!(
@@ -524,22 +595,38 @@ pub(crate) fn text_features(o: &StageOptions, device: &Device) -> Result<TextFea
     Ok(super::text::dataset_features(&ds, &minilm, &o.out, device)?)
 }
 
+/// The condition rows of a batch: each caption's sentence feature, zeros where dropped (CFG's
+/// unconditional branch). `noise` (a fraction of each row's norm; 0 = the reference) adds
+/// isotropic Gaussian noise to the kept rows: training the transformers not to react to
+/// feature changes of the size int8 weights cause in the text encoder.
 fn cond_tensor(
     set: &MotionSet,
     text: &TextFeatures,
     caption_ids: &[usize],
     drop: &[bool],
+    noise: Option<(f32, &mut Rng)>,
     device: &Device,
 ) -> Tensor<2> {
+    let mut noise = noise.filter(|(scale, _)| *scale > 0.0);
     let rows: Vec<f32> = caption_ids
         .iter()
         .zip(drop)
         .flat_map(|(&i, &d)| {
-            let row = text
+            let mut row = text
                 .get(&set.texts[i])
                 .map(<[f32]>::to_vec)
                 .unwrap_or_else(|| vec![0.0; text.dim]);
-            if d { vec![0.0; text.dim] } else { row }
+            if d {
+                return vec![0.0; text.dim];
+            }
+            if let Some((scale, rng)) = noise.as_mut() {
+                let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+                let sigma = *scale * norm / (text.dim as f32).sqrt();
+                for x in &mut row {
+                    *x += sigma * rng.normal();
+                }
+            }
+            row
         })
         .collect();
     Tensor::from_data(TensorData::new(rows, [caption_ids.len(), text.dim]), device)
@@ -661,6 +748,7 @@ pub fn train_mask(o: &StageOptions) -> Result<StageReport, TrainError> {
                 rng,
                 v,
                 o.cond_drop,
+                o.cond_noise,
                 &device,
             )
         },
@@ -693,13 +781,14 @@ fn mask_loss(
     rng: &mut Rng,
     v: usize,
     cond_drop: f32,
+    cond_noise: f32,
     device: &Device,
 ) -> (Tensor<1>, f64) {
     let b = batch.token_lens.len();
     let n = batch.n;
     let (input, target, weight) = mask_inputs(batch, rng, v);
     let drop: Vec<bool> = (0..b).map(|_| rng.uniform_f32() < cond_drop).collect();
-    let cond = cond_tensor(set, text, &batch.texts, &drop, device);
+    let cond = cond_tensor(set, text, &batch.texts, &drop, Some((cond_noise, rng)), device);
     let ids = Tensor::<2, Int>::from_data(TensorData::new(input, [b, n]), device);
     let padding = padding_mask(&batch.token_lens, n, device);
     let logits = model.forward(ids, cond, padding);
@@ -730,7 +819,9 @@ fn mask_validation(
             o.config.vq.unit_length(),
             v as i64 + 1,
         );
-        let (l, a) = mask_loss(model, &data.val, &data.text, &batch, &mut rng, v, 0.0, device);
+        let (l, a) = mask_loss(
+            model, &data.val, &data.text, &batch, &mut rng, v, 0.0, 0.0, device,
+        );
         loss += scalar(l);
         acc += a;
     }
@@ -748,6 +839,7 @@ fn res_loss(
     rng: &mut Rng,
     v: usize,
     cond_drop: f32,
+    cond_noise: f32,
     device: &Device,
 ) -> (Tensor<1>, f64) {
     let (n, q_all) = (batch.n, batch.q);
@@ -792,7 +884,7 @@ fn res_loss(
         let target = layer_ids(q);
         let weight: Vec<f32> = target.iter().map(|&t| if t == pad { 0.0 } else { 1.0 }).collect();
         let target: Vec<i64> = target.iter().map(|&t| if t == pad { 0 } else { t }).collect();
-        let cond = cond_tensor(set, text, &texts, &drops, device);
+        let cond = cond_tensor(set, text, &texts, &drops, Some((cond_noise, &mut *rng)), device);
         let logits = model.forward(history, q, cond, padding_mask(&lens, n, device));
         let w: f32 = weight.iter().sum();
         let acc = masked_accuracy(logits.clone().detach(), &target, &weight);
@@ -840,6 +932,7 @@ pub fn train_res(o: &StageOptions) -> Result<StageReport, TrainError> {
                 rng,
                 v,
                 o.cond_drop,
+                o.cond_noise,
                 &device,
             )
         },
@@ -850,7 +943,7 @@ pub fn train_res(o: &StageOptions) -> Result<StageReport, TrainError> {
             for k in 0..batches {
                 let mut rng = Rng::fork(o.seed ^ 0xBA1, k);
                 let batch = token_batch(&data.val, &data.val_tokens, &mut rng, 64, n, unit, v as i64);
-                let (bl, ba) = res_loss(eval, &data.val, &data.text, &batch, &mut rng, v, 0.0, &plain);
+                let (bl, ba) = res_loss(eval, &data.val, &data.text, &batch, &mut rng, v, 0.0, 0.0, &plain);
                 l += scalar(bl);
                 a += ba;
             }
@@ -895,7 +988,7 @@ pub fn train_len(o: &StageOptions) -> Result<StageReport, TrainError> {
     let loss_and_accuracy =
         |model: &LengthEstimator, set: &MotionSet, chosen: &[(usize, i64)], dev: &Device| {
             let ids: Vec<usize> = chosen.iter().map(|c| c.0).collect();
-            let cond = cond_tensor(set, &text, &ids, &vec![false; ids.len()], dev);
+            let cond = cond_tensor(set, &text, &ids, &vec![false; ids.len()], None, dev);
             let targets: Vec<i64> = chosen.iter().map(|c| c.1).collect();
             let logits = model.forward(cond).reshape([chosen.len(), 1, classes]);
             let weight = vec![1.0; chosen.len()];
@@ -932,10 +1025,7 @@ fn resume_or_init<M>(
     let prefix = run.stage.clone();
     match run.resume()? {
         Some((state, mut map)) => Ok((state, from_map(&mut map, &prefix, device, build)?)),
-        None => Ok((
-            new_state(&prefix, o),
-            from_map_source(&mut init_source(o.seed), &prefix, device, build)?,
-        )),
+        None => Ok((new_state(&prefix, o), fresh(o, &prefix, device, build)?)),
     }
 }
 

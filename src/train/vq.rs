@@ -260,3 +260,48 @@ pub fn vq_step(
         perplexity: q.perplexity,
     })
 }
+
+/// Decoder fine-tuning step: ids from `frozen`'s inference encoder (nearest code per layer on
+/// the residual, all layers, as [`RvqVae::encode`]), decoded by `vq`'s decoder;
+/// `L = SmoothL1(x̂, x) + 0.5·SmoothL1 on the RIC positions`. Only the decoder gets gradients,
+/// so the codes the transformers were trained on stay valid.
+pub fn vq_decoder_step(
+    vq: &RvqVae,
+    frozen: &RvqVae,
+    x: Tensor<3>,
+    x_plain: Tensor<3>,
+    ric: std::ops::Range<usize>,
+) -> Result<VqLosses, TrainError> {
+    let (ids, [b, n, q]) = pollster::block_on(frozen.encode(x_plain))?;
+    let pred = vq.decode_ids(&ids, b, n, q);
+    let [b, t, _] = pred.dims();
+    let width = ric.end - ric.start;
+    let rec = smooth_l1(pred.clone(), x.clone());
+    let explicit = smooth_l1(
+        pred.slice([0..b, 0..t, ric.clone()]),
+        x.slice([0..b, 0..t, ric]).reshape([b, t, width]),
+    );
+    let total = rec.clone() + explicit.clone() * 0.5;
+    // Mean perplexity of code usage over the layers (a health signal only).
+    let mut perplexity = 0.0;
+    for layer in 0..q {
+        let mut counts = vec![0f64; vq.nb_code];
+        for codes in ids.chunks_exact(q) {
+            counts[codes[layer] as usize] += 1.0;
+        }
+        let total = (b * n) as f64;
+        let entropy: f64 = counts
+            .iter()
+            .filter(|&&c| c > 0.0)
+            .map(|&c| -(c / total) * (c / total).ln())
+            .sum();
+        perplexity += entropy.exp() / q as f64;
+    }
+    Ok(VqLosses {
+        total,
+        rec: scalar(rec.detach()),
+        explicit: scalar(explicit.detach()),
+        commit: 0.0,
+        perplexity,
+    })
+}
