@@ -39,7 +39,7 @@ export RAYON_NUM_THREADS=1
   "$M" train len --data "$DATA" --out "$RUNS/len" --init "$INIT" --iters "${ITERS_LEN:-3000}" \
     --batch 64 --lr 1e-3 --warmup 100 --val-every 500 --checkpoint-every 500
   "$M" train mask --data "$DATA" --out "$RUNS/mask" --init "$INIT" --vq "$INIT" \
-    --iters "${ITERS_MASK:-3000}" --batch 64 --lr 3e-4 --warmup 100 --milestones 0.8 --gamma 0.2 \
+    --iters "${ITERS_MASK:-6500}" --batch 64 --lr 3e-4 --warmup 100 --milestones 0.8 --gamma 0.2 \
     --cond-noise "${COND_NOISE:-0.05}" \
     --val-every 250 --checkpoint-every 250
 ) &
@@ -48,13 +48,13 @@ lane1=$!
 # complete by then), then res.
 (
   "$M" train vq --decoder-only --data "$DATA" --out "$RUNS/vq" --init "$INIT" \
-    --iters "${ITERS_VQ:-600}" --batch 64 --lr 2e-4 --warmup 50 --milestones 0.7 --gamma 0.2 \
+    --iters "${ITERS_VQ:-1500}" --batch 64 --lr 2e-4 --warmup 50 --milestones 0.7 --gamma 0.2 \
     --val-every 100 --checkpoint-every 100
   while [ ! -f "$RUNS/len/state.json" ]; do sleep 10; done
   "$M" train evaluator --data "$DATA" --out "$RUNS/evaluator" --iters "${ITERS_EVAL:-800}" \
     --batch 64 --warmup 50 --val-every 200 --checkpoint-every 200
   "$M" train res --data "$DATA" --out "$RUNS/res" --init "$INIT" --vq "$INIT" \
-    --iters "${ITERS_RES:-1500}" --batch 64 --lr 3e-4 --warmup 100 --milestones 0.8 --gamma 0.2 \
+    --iters "${ITERS_RES:-5750}" --batch 64 --lr 3e-4 --warmup 100 --milestones 0.8 --gamma 0.2 \
     --cond-noise "${COND_NOISE:-0.05}" \
     --val-every 250 --checkpoint-every 250
 ) &
