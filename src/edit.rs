@@ -122,13 +122,7 @@ pub async fn edit(
     let tokens = frames / unit;
     // 1. Normalise and zero-pad (zeros = the mean pose) to the longest motion, then encode.
     let n = max_frames / unit;
-    let mut padded = vec![0f32; max_frames * dim];
-    for (i, v) in source.iter().enumerate() {
-        let d = i % dim;
-        padded[i] = (v - model.mean[d]) / model.std[d];
-    }
-    let motion = Tensor::<3>::from_data(TensorData::new(padded, [1, max_frames, dim]), &model.device);
-    let (codes, [_, n_enc, q]) = model.vq.encode(motion).await?;
+    let (codes, [_, n_enc, q]) = encode_padded(model, source).await?;
     debug_assert_eq!(n_enc, n);
     let source_base: Vec<i64> = (0..n).map(|i| codes[i * q]).collect();
     // 2. The edit mask over the slot grid, without padded slots.
@@ -290,6 +284,20 @@ pub fn seam_frames(spans: &[(usize, usize)], frames: usize, unit: usize) -> Vec<
     out
 }
 
+/// All-layer codes of a de-normalised source (at most `max_motion_length` frames), normalised
+/// and zero-padded (zeros = the mean pose) to the longest motion: `[1, N_max, Q]`.
+async fn encode_padded(model: &MoMask, source: &[f32]) -> Result<(Vec<i64>, [usize; 3]), Error> {
+    let dim = model.config.vq.dim_pose;
+    let max_frames = model.config.max_motion_length;
+    let mut padded = vec![0f32; max_frames * dim];
+    for (i, v) in source.iter().enumerate() {
+        let d = i % dim;
+        padded[i] = (v - model.mean[d]) / model.std[d];
+    }
+    let motion = Tensor::<3>::from_data(TensorData::new(padded, [1, max_frames, dim]), &model.device);
+    model.vq.encode(motion).await
+}
+
 /// The source after the VQ round trip alone (normalise, pad, encode, decode every layer,
 /// de-normalise): how much an edit changes frames it keeps even before anything is
 /// regenerated. `[frames rounded down to 4, dim]`.
@@ -304,13 +312,7 @@ pub async fn round_trip(model: &MoMask, source: &[f32]) -> Result<Vec<f32>, Erro
         ));
     }
     let kept = frames / model.unit_length() * model.unit_length();
-    let mut padded = vec![0f32; max_frames * dim];
-    for (i, v) in source.iter().enumerate() {
-        let d = i % dim;
-        padded[i] = (v - model.mean[d]) / model.std[d];
-    }
-    let motion = Tensor::<3>::from_data(TensorData::new(padded, [1, max_frames, dim]), &model.device);
-    let (codes, [_, n, q]) = model.vq.encode(motion).await?;
+    let (codes, [_, n, q]) = encode_padded(model, source).await?;
     let out = crate::nn::read_f32(model.vq.decode_ids(&codes, 1, n, q)).await?;
     Ok(denormalize(&out[..kept * dim], &model.mean, &model.std)?)
 }

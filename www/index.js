@@ -131,6 +131,14 @@ const mb = (n) => (n / 1e6).toFixed(1);
 
 // ---- model ---------------------------------------------------------------------------------
 
+// Re-enables the controls after a generation, an edit or a timeline run ends.
+function endRun() {
+  state.busy = false;
+  $('generate').disabled = !state.model;
+  $('cancel').disabled = true;
+  syncTools();
+}
+
 async function load() {
   notice('');
   state.model?.dispose();
@@ -242,10 +250,7 @@ async function generate() {
     else status(`Generation failed: ${e.name}: ${e.message}`, 0);
     return null;
   } finally {
-    state.busy = false;
-    $('generate').disabled = !state.model;
-    $('cancel').disabled = true;
-    syncTools();
+    endRun();
   }
 }
 
@@ -472,10 +477,7 @@ async function busy(label, errId, body) {
     }
     return null;
   } finally {
-    state.busy = false;
-    $('generate').disabled = !state.model;
-    $('cancel').disabled = true;
-    syncTools();
+    endRun();
   }
 }
 

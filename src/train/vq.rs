@@ -233,6 +233,22 @@ pub struct VqLosses {
     pub perplexity: f64,
 }
 
+/// `SmoothL1(x̂, x)` over all features and over the RIC positions alone (`[B, T, D]` each).
+fn reconstruction_losses(
+    pred: Tensor<3>,
+    x: Tensor<3>,
+    ric: std::ops::Range<usize>,
+) -> (Tensor<1>, Tensor<1>) {
+    let [b, t, _] = pred.dims();
+    let width = ric.end - ric.start;
+    let rec = smooth_l1(pred.clone(), x.clone());
+    let explicit = smooth_l1(
+        pred.slice([0..b, 0..t, ric.clone()]),
+        x.slice([0..b, 0..t, ric]).reshape([b, t, width]),
+    );
+    (rec, explicit)
+}
+
 /// One training forward: `x [B, T, D]` normalised windows.
 pub fn vq_step(
     vq: &RvqVae,
@@ -244,13 +260,7 @@ pub fn vq_step(
     let z = vq.encode_latents(x.clone());
     let q = quantizer.forward(z, rng);
     let pred = vq.decoder.forward(q.quantized).swap_dims(1, 2);
-    let [b, t, _] = pred.dims();
-    let width = ric.end - ric.start;
-    let rec = smooth_l1(pred.clone(), x.clone());
-    let explicit = smooth_l1(
-        pred.slice([0..b, 0..t, ric.clone()]),
-        x.slice([0..b, 0..t, ric]).reshape([b, t, width]),
-    );
+    let (rec, explicit) = reconstruction_losses(pred, x, ric);
     let total = rec.clone() + explicit.clone() * 0.5 + q.commit.clone() * 0.02;
     Ok(VqLosses {
         total,
@@ -274,13 +284,7 @@ pub fn vq_decoder_step(
 ) -> Result<VqLosses, TrainError> {
     let (ids, [b, n, q]) = pollster::block_on(frozen.encode(x_plain))?;
     let pred = vq.decode_ids(&ids, b, n, q);
-    let [b, t, _] = pred.dims();
-    let width = ric.end - ric.start;
-    let rec = smooth_l1(pred.clone(), x.clone());
-    let explicit = smooth_l1(
-        pred.slice([0..b, 0..t, ric.clone()]),
-        x.slice([0..b, 0..t, ric]).reshape([b, t, width]),
-    );
+    let (rec, explicit) = reconstruction_losses(pred, x, ric);
     let total = rec.clone() + explicit.clone() * 0.5;
     // Mean perplexity of code usage over the layers (a health signal only).
     let mut perplexity = 0.0;

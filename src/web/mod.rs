@@ -397,16 +397,7 @@ impl Model {
                 cancelled: &cancelled,
             };
             let result = crate::generate(&model, &requests, &core_opts, &mut hooks, None).await;
-            if on_gpu {
-                let errors = gpu::take_errors();
-                if !errors.is_empty() && !matches!(result, Err(Error::Cancelled)) {
-                    return Err(js_error(
-                        "MoMaskBackendError",
-                        &format!("backend error: WebGPU reported: {}", errors.join("; ")),
-                    ));
-                }
-            }
-            let motions = result.map_err(|e| core_error(&e))?;
+            let motions = finish(on_gpu, result)?;
             let out = Array::new();
             for m in &motions {
                 out.push(&motion_to_js(m)?);

@@ -287,7 +287,16 @@ impl Fields for JsEditOptions {
 
 impl JsEditOptions {
     pub fn to_core(&self) -> Result<crate::edit::EditOptions, Error> {
-        let d = crate::edit::EditOptions::default().generate;
+        let defaults = crate::edit::EditOptions::default();
+        Ok(crate::edit::EditOptions {
+            generate: self.over(defaults.generate.clone())?,
+            ..defaults
+        })
+    }
+
+    /// These sampling fields over `d` (the other fields as `d`), validated. Shared with
+    /// `generateTimeline`, whose options are these plus `context`.
+    fn over(&self, d: GenerateOptions) -> Result<GenerateOptions, Error> {
         let greedy = self.greedy.unwrap_or(false);
         let opts = GenerateOptions {
             steps: self.steps.unwrap_or(d.steps),
@@ -300,10 +309,7 @@ impl JsEditOptions {
             ..d
         };
         opts.validate()?;
-        Ok(crate::edit::EditOptions {
-            generate: opts,
-            ..crate::edit::EditOptions::default()
-        })
+        Ok(opts)
     }
 }
 
@@ -337,21 +343,17 @@ impl Fields for JsTimelineOptions {
 
 impl JsTimelineOptions {
     pub fn to_core(&self) -> Result<crate::long::LongOptions, Error> {
-        let d = GenerateOptions::default();
-        let greedy = self.greedy.unwrap_or(false);
-        let opts = GenerateOptions {
-            steps: self.steps.unwrap_or(d.steps),
-            cond_scale: self.cond_scale.unwrap_or(d.cond_scale),
-            res_cond_scale: self.res_cond_scale.unwrap_or(d.res_cond_scale),
-            temperature: self.temperature.unwrap_or(d.temperature),
-            topk: self.topk.unwrap_or(d.topk),
-            draw: if greedy { Draw::Greedy } else { d.draw },
-            seed: self.seed.unwrap_or(d.seed),
-            ..d
+        let sampling = JsEditOptions {
+            seed: self.seed,
+            steps: self.steps,
+            cond_scale: self.cond_scale,
+            res_cond_scale: self.res_cond_scale,
+            temperature: self.temperature,
+            topk: self.topk,
+            greedy: self.greedy,
         };
-        opts.validate()?;
         Ok(crate::long::LongOptions {
-            generate: opts,
+            generate: sampling.over(GenerateOptions::default())?,
             context_tokens: self.context.unwrap_or(crate::long::DEFAULT_CONTEXT),
         })
     }
