@@ -178,6 +178,15 @@ export interface ModelInfo {
     numQuantizers: number;
     codebookSize: number;
   };
+  /** What `generate` uses for the options left out: the paper's settings, with the guidance
+   * scales the bundle recommends (the demo model samples best at `condScale` 2). */
+  defaults: {
+    steps: number;
+    condScale: number;
+    resCondScale: number;
+    temperature: number;
+    topk: number;
+  };
   /** The model configuration from the bundle header. */
   config: Record<string, unknown>;
   /** Milliseconds for device set-up, verification and weight upload. */

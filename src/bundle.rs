@@ -17,7 +17,8 @@
 //!     truncates to 256 tokens as sentence-transformers does).
 //! * The safetensors `__metadata__` holds one key, `momask`, whose value is the JSON
 //!   [`BundleHeader`]: format name and version, the full [`ModelConfig`], the text encoder and
-//!   tokenizer kinds, source-file hashes and the content hash.
+//!   tokenizer kinds, source-file hashes, the content hash and (format 1.1) the guidance scales
+//!   the model samples best with ([`Guidance`]; 1.0 readers ignore them).
 //! * The content hash is SHA-256 over every tensor in name order (name, dtype, shape, bytes), so
 //!   it is independent of the file's byte layout and verifiable after download.
 //!
@@ -31,6 +32,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::config::{ModelConfig, TextEncoderConfig};
+use crate::generate::Guidance;
 use crate::nn::weights::{LoadError, WeightSource};
 
 /// Format name written into every bundle.
@@ -38,7 +40,7 @@ pub const FORMAT_NAME: &str = "momask-bundle";
 /// Major version this reader understands; newer majors are refused.
 pub const FORMAT_MAJOR: u32 = 1;
 /// Minor version this writer produces.
-pub const FORMAT_MINOR: u32 = 0;
+pub const FORMAT_MINOR: u32 = 1;
 
 /// Tensor holding the gzipped CLIP BPE merges.
 pub const CLIP_BPE_TENSOR: &str = "tokenizer.clip_bpe_gz";
@@ -109,6 +111,9 @@ pub struct BundleHeader {
     /// Free-form provenance (converter version, training recipe, …).
     #[serde(default)]
     pub notes: BTreeMap<String, String>,
+    /// The guidance scales this model samples best with (format 1.1; absent: the paper's).
+    #[serde(default, skip_serializing_if = "Guidance::is_empty")]
+    pub guidance: Guidance,
 }
 
 impl BundleHeader {
@@ -124,6 +129,7 @@ impl BundleHeader {
             quantized: BTreeMap::new(),
             sources: Vec::new(),
             notes: BTreeMap::new(),
+            guidance: Guidance::default(),
         }
     }
 
@@ -160,6 +166,9 @@ impl BundleHeader {
         }
         text.validate()
             .map_err(|e| BundleError::BadHeader(format!("config.text: {e}")))?;
+        self.guidance
+            .validate()
+            .map_err(|e| BundleError::BadHeader(format!("guidance: {e}")))?;
         Ok(())
     }
 }

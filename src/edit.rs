@@ -50,6 +50,17 @@ impl Default for EditOptions {
     }
 }
 
+impl EditOptions {
+    /// The defaults with `model`'s guidance scales (those its bundle sets replace 4 and 2).
+    pub fn for_model(model: &MoMask) -> Self {
+        let defaults = Self::default();
+        Self {
+            generate: model.guidance().apply(defaults.generate),
+            ..defaults
+        }
+    }
+}
+
 /// Token slots `[start, end)` of a frame span `[start, end)`, as the reference: `frame / 4`.
 pub fn span_slots(start_frame: usize, end_frame: usize, unit: usize) -> (usize, usize) {
     (start_frame / unit, end_frame / unit)

@@ -105,6 +105,37 @@ impl Default for GenerateOptions {
     }
 }
 
+/// The guidance scales a model was tuned for, carried in its bundle header (`guidance`): each
+/// one set replaces the paper's default (4 for the masked transformer, 5 for the residual one)
+/// wherever a caller leaves that option out (CLI, browser package, edits, timelines, `eval`).
+/// Models differ here as the official ones do: the README samples HumanML3D at 4 and KIT at 2.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Guidance {
+    pub cond_scale: Option<f32>,
+    pub res_cond_scale: Option<f32>,
+}
+
+impl Guidance {
+    pub fn is_empty(&self) -> bool {
+        self.cond_scale.is_none() && self.res_cond_scale.is_none()
+    }
+
+    /// `opts` with the scales this sets.
+    pub fn apply(&self, opts: GenerateOptions) -> GenerateOptions {
+        GenerateOptions {
+            cond_scale: self.cond_scale.unwrap_or(opts.cond_scale),
+            res_cond_scale: self.res_cond_scale.unwrap_or(opts.res_cond_scale),
+            ..opts
+        }
+    }
+
+    /// The ranges [`GenerateOptions::validate`] accepts.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.apply(GenerateOptions::default()).validate()
+    }
+}
+
 impl GenerateOptions {
     /// Deterministic argmax decoding everywhere (lengths too): the mode parity tests use.
     pub fn greedy() -> Self {

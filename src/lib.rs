@@ -42,7 +42,7 @@ pub mod train;
 
 pub use config::ModelConfig;
 pub use error::Error;
-pub use generate::{GenerateOptions, Length, Motion, Request, generate};
+pub use generate::{GenerateOptions, Guidance, Length, Motion, Request, generate};
 pub use model::MoMask;
 #[cfg(feature = "web")]
 pub mod web;

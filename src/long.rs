@@ -195,6 +195,16 @@ impl Default for LongOptions {
     }
 }
 
+impl LongOptions {
+    /// The defaults with `model`'s guidance scales.
+    pub fn for_model(model: &crate::MoMask) -> Self {
+        Self {
+            generate: model.default_options(),
+            ..Self::default()
+        }
+    }
+}
+
 /// One window of a long generation, in tokens of the whole motion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]

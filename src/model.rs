@@ -266,6 +266,17 @@ impl MoMask {
         Ok(model)
     }
 
+    /// The guidance scales the bundle recommends (none for models built otherwise).
+    pub fn guidance(&self) -> crate::Guidance {
+        self.header.as_ref().map(|h| h.guidance).unwrap_or_default()
+    }
+
+    /// The paper's sampling settings with this model's [`MoMask::guidance`]: what a caller who
+    /// sets nothing gets.
+    pub fn default_options(&self) -> crate::GenerateOptions {
+        self.guidance().apply(crate::GenerateOptions::default())
+    }
+
     /// Official-size (or any) networks with seeded random weights, no files needed.
     pub fn random(config: ModelConfig, seed: u64, device: &Device) -> Result<Self, LoadError> {
         Self::from_source(config, &mut RandomWeights::new(seed), None, device)

@@ -226,9 +226,11 @@ export function registerPageTests({ test, browser, server, assert, maxAbsDiff, f
       const v = window.momaskPage.viewer;
       v.pause();
       v.setFrame(best);
-      return { info: model.info, frames: m.frames, frame: best, px: v.pixelStats(), status: document.getElementById('status').textContent, timings: document.getElementById('timings').textContent };
+      return { info: model.info, frames: m.frames, frame: best, px: v.pixelStats(), status: document.getElementById('status').textContent, timings: document.getElementById('timings').textContent, cond: document.getElementById('cond').value, used: window.momaskPage.state.settings.condScale };
     });
     assert(s.info.textEncoder === 'minilm' && s.info.contentHash, `the default model should be the MiniLM demo model: ${s.info.textEncoder}`);
+    // The form takes the guidance the bundle recommends, and the generation used it.
+    assert(s.cond === String(s.info.defaults.condScale) && s.used === s.info.defaults.condScale && s.used !== 4, `CFG field ${s.cond}, used ${s.used}, model default ${s.info.defaults.condScale}`);
     assert(s.frames >= 4 && s.px.differ > 200, `the skeleton should be on the canvas: ${s.frames} frames, ${JSON.stringify(s.px)}`);
     await screenshot(page, 'page.png');
     notes.push(`page: demo model (${(s.info.sizes.bytes / 1e6).toFixed(1)} MB, ${s.info.quantization}) by default: ${s.frames} frames; ${s.timings}`);

@@ -143,6 +143,8 @@ test('cpu (wasm) joints equal native, fixed length', 120_000, async (t) => {
   assert(info.backend === 'cpu' && info.requestedBackend === 'cpu' && info.fallbackReason === null, `info: ${JSON.stringify(info.backend)} ${info.fallbackReason}`);
   assert(info.worker === true, 'the model should run in a worker by default');
   assert(info.textEncoder === 'clip' && info.sizes.joints === 22 && info.sizes.parameters > 0 && info.sizes.bytes > 0, `info fields: ${JSON.stringify(info.sizes)}`);
+  // A bundle without recommended guidance samples with the paper's settings.
+  assert(JSON.stringify(info.defaults) === JSON.stringify({ steps: 10, condScale: 4, resCondScale: 5, temperature: 1, topk: 0.9 }), `defaults: ${JSON.stringify(info.defaults)}`);
   const r = await generate(page, WALK.text, { frames: 40, greedy: true });
   const d = expectParity(r, WALK.ref, 'cpu');
   notes.push(`cpu vs native max |Δ| = ${d.toExponential(2)} (walk, 40 frames)`);

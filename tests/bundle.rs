@@ -9,7 +9,7 @@ use burn::tensor::Device;
 use common::small_bundle;
 use momask::bundle::{Bundle, BundleError, BundleHeader, OwnedTensor, read_header, write_bundle};
 use momask::nn::weights::LoadError;
-use momask::{Error, MoMask};
+use momask::{Error, GenerateOptions, Guidance, MoMask};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 /// All tensors of the fixture bundle, owned, plus its header.
@@ -101,6 +101,51 @@ fn header_problems_are_typed() {
         "{err}"
     );
     assert!(err.to_string().contains("1.x"), "{err}");
+}
+
+/// The header's recommended guidance (format 1.1) becomes the model's defaults, is checked like
+/// the options it stands for, and is absent from (and optional in) headers that set none.
+#[test]
+fn guidance_in_the_header_sets_the_default_scales() {
+    let (header, tensors) = parts();
+    assert!(header.guidance.is_empty());
+    let plain = load(&write_bundle(header.clone(), &tensors).unwrap()).unwrap();
+    assert_eq!(plain.default_options(), GenerateOptions::default());
+    // A 1.0 header (no `guidance` key) still reads.
+    let json = serde_json::to_value(&header).unwrap();
+    assert!(json.get("guidance").is_none());
+
+    let mut tuned = header.clone();
+    tuned.guidance = Guidance {
+        cond_scale: Some(2.0),
+        res_cond_scale: None,
+    };
+    let bytes = write_bundle(tuned, &tensors).unwrap();
+    assert_eq!(read_header(&bytes).unwrap().guidance.cond_scale, Some(2.0));
+    let model = load(&bytes).unwrap();
+    let defaults = model.default_options();
+    assert_eq!((defaults.cond_scale, defaults.res_cond_scale), (2.0, 5.0));
+    assert_eq!(
+        momask::edit::EditOptions::for_model(&model).generate.cond_scale,
+        2.0
+    );
+    assert_eq!(
+        momask::long::LongOptions::for_model(&model).generate.cond_scale,
+        2.0
+    );
+
+    // (JSON has no NaN: serde writes it as null, which reads back as "not set".)
+    for bad in [-1.0, 1000.0] {
+        let mut h = header.clone();
+        h.guidance.res_cond_scale = Some(bad);
+        let Err(err) = load(&write_bundle(h, &tensors).unwrap()) else {
+            panic!("guidance {bad} must be refused")
+        };
+        assert!(
+            matches!(&err, Error::Bundle(BundleError::BadHeader(m)) if m.contains("resCondScale")),
+            "{bad}: {err}"
+        );
+    }
 }
 
 #[test]

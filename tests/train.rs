@@ -195,8 +195,22 @@ fn four_stages_train_into_a_bundle_that_generates() {
         res: runs.join("res"),
         len: Some(runs.join("len")),
     };
-    let bytes = momask::train::assemble::assemble(tiny_config(), &dirs, &minilm, Default::default()).unwrap();
+    let guidance = momask::Guidance {
+        cond_scale: Some(2.5),
+        res_cond_scale: None,
+    };
+    let bytes =
+        momask::train::assemble::assemble(tiny_config(), &dirs, &minilm, Default::default(), guidance)
+            .unwrap();
     let model = momask::MoMask::from_bundle_bytes(&bytes, &Device::flex()).unwrap();
+    assert_eq!(model.guidance(), guidance);
+    let bad = momask::Guidance {
+        cond_scale: Some(-1.0),
+        res_cond_scale: None,
+    };
+    assert!(
+        momask::train::assemble::assemble(tiny_config(), &dirs, &minilm, Default::default(), bad).is_err()
+    );
     let requests = [momask::Request::new("a person waves", momask::Length::Frames(40))];
     let motions = momask::generate::Hooks::silent(|h| {
         pollster::block_on(momask::generate(

@@ -1,7 +1,7 @@
 // embed.html?prompt=…&seed=…: one <momask-viewer> filling the frame, for iframes. Takes the share
 // link's query string (see settings.js) plus model=, backend=, autoplay=0, controls=0.
 import { defineElement } from 'momask/viewer';
-import { readSettings, framesFor, DEFAULTS } from './settings.js';
+import { readSettings, framesFor, SAMPLING } from './settings.js';
 
 defineElement();
 const q = new URLSearchParams(location.search);
@@ -11,7 +11,8 @@ el.setAttribute('prompt', s.prompt || 'a person walks forward and waves with the
 if (s.seed !== undefined) el.setAttribute('seed', String(s.seed));
 const frames = framesFor(s.seconds);
 el.setAttribute('frames', String(frames));
-for (const [attr, key] of [['steps', 'steps'], ['cond-scale', 'condScale'], ['res-cond-scale', 'resCondScale'], ['temperature', 'temperature'], ['topk', 'topk']]) if (s[key] !== DEFAULTS[key]) el.setAttribute(attr, String(s[key]));
+// Only what the link sets: the rest is the model's default (`model.info.defaults`).
+for (const { key, param, attr } of SAMPLING) if (q.has(param)) el.setAttribute(attr, String(s[key]));
 if (s.samples > 1) el.setAttribute('samples', String(s.samples));
 el.setAttribute('model', q.get('model') || 'assets/momask-demo.safetensors');
 if (q.get('backend')) el.setAttribute('backend', q.get('backend'));

@@ -3,7 +3,7 @@
 import { MoMask } from 'momask';
 import { MotionViewer, defineElement } from 'momask/viewer';
 import { BVHLoader } from 'three/addons/loaders/BVHLoader.js';
-import { readSettings, settingsToQuery, framesFor, EXAMPLES } from './settings.js';
+import { readSettings, settingsToQuery, framesFor, EXAMPLES, DEFAULTS, SAMPLING } from './settings.js';
 
 defineElement();
 const $ = (id) => document.getElementById(id);
@@ -45,6 +45,19 @@ function syncLength() {
   else if (!fields.seconds.value) fields.seconds.value = '4';
 }
 
+/** Takes a loaded model's sampling defaults (`info.defaults`: the paper's, with the guidance
+ * its bundle recommends) as the page's: fields still at the previous default follow, while a
+ * value the visitor or a share link set stays; share links leave out what equals them. */
+const fromLink = new Set();
+function adoptDefaults(defaults) {
+  for (const { key, field } of SAMPLING) {
+    const value = defaults?.[key];
+    if (!Number.isFinite(value)) continue;
+    if (!fromLink.has(key) && Number(fields[field].value) === DEFAULTS[key]) fields[field].value = String(value);
+    DEFAULTS[key] = value;
+  }
+}
+
 function applyQuery(q) {
   const s = readSettings(q);
   if (s.prompt) fields.prompt.value = s.prompt;
@@ -57,6 +70,7 @@ function applyQuery(q) {
   fields.rescond.value = String(s.resCondScale);
   fields.temp.value = String(s.temperature);
   fields.topk.value = String(s.topk);
+  for (const { key, param } of SAMPLING) if (q.has(param)) fromLink.add(key);
   if (q.get('backend')) fields.backend.value = q.get('backend');
   if (['steps', 'cfg', 'rcfg', 'temp', 'topk'].some((k) => q.has(k))) $('advanced').open = true;
   syncLength();
@@ -158,6 +172,7 @@ async function load() {
     });
     state.model = model;
     const i = model.info;
+    adoptDefaults(i.defaults);
     showInfo(i);
     if (!i.hasLengthEstimator && fields.auto.checked) {
       fields.auto.checked = false;

@@ -1,7 +1,19 @@
 // Generation settings <-> share-link query strings (used by index.js and embed.js).
 //   ?prompt=…&seed=…&len=auto|seconds&n=samples&steps=…&cfg=…&rcfg=…&temp=…&topk=…
 
+// The sampling values are the paper's until a model is loaded; the page then takes the model's
+// (`model.info.defaults`: its bundle may recommend other guidance scales).
 export const DEFAULTS = { seconds: 'auto', samples: 1, steps: 10, condScale: 4, resCondScale: 5, temperature: 1, topk: 0.9 };
+
+/** Sampling settings: option, page field id, share-link parameter, <momask-viewer> attribute.
+ * A link without the parameter means the model's default. */
+export const SAMPLING = [
+  { key: 'steps', field: 'steps', param: 'steps', attr: 'steps' },
+  { key: 'condScale', field: 'cond', param: 'cfg', attr: 'cond-scale' },
+  { key: 'resCondScale', field: 'rescond', param: 'rcfg', attr: 'res-cond-scale' },
+  { key: 'temperature', field: 'temp', param: 'temp', attr: 'temperature' },
+  { key: 'topk', field: 'topk', param: 'topk', attr: 'topk' },
+];
 
 export const EXAMPLES = [
   'a person walks forward and waves',

@@ -159,10 +159,13 @@ struct GenerateArgs {
     seed: u64,
     #[arg(long, default_value_t = 10)]
     steps: usize,
-    #[arg(long, default_value_t = 4.0)]
-    cond_scale: f32,
-    #[arg(long, default_value_t = 5.0)]
-    res_cond_scale: f32,
+    /// Classifier-free guidance of the masked transformer [default: the bundle's recommended
+    /// scale, else the paper's 4].
+    #[arg(long)]
+    cond_scale: Option<f32>,
+    /// Classifier-free guidance of the residual transformer [default: the bundle's, else 5].
+    #[arg(long)]
+    res_cond_scale: Option<f32>,
     #[arg(long, default_value_t = 1.0)]
     temperature: f32,
     #[arg(long, default_value_t = 0.9)]
@@ -434,10 +437,11 @@ fn run_generate(a: GenerateArgs) -> Result<(), String> {
         a.model.display(),
         started.elapsed().as_secs_f64()
     );
+    let defaults = model.default_options();
     let opts = GenerateOptions {
         steps: a.steps,
-        cond_scale: a.cond_scale,
-        res_cond_scale: a.res_cond_scale,
+        cond_scale: a.cond_scale.unwrap_or(defaults.cond_scale),
+        res_cond_scale: a.res_cond_scale.unwrap_or(defaults.res_cond_scale),
         temperature: a.temperature,
         topk: a.topk,
         draw: if a.greedy { Draw::Greedy } else { Draw::Categorical },
@@ -448,7 +452,7 @@ fn run_generate(a: GenerateArgs) -> Result<(), String> {
         } else {
             BatchDecode::Padded
         },
-        ..GenerateOptions::default()
+        ..defaults
     };
     let started = Instant::now();
     let fps = model.config.dataset.fps();
@@ -631,7 +635,7 @@ fn run_edit(a: EditArgs) -> Result<(), String> {
     let device = backend.device().map_err(|e| e.to_string())?;
     let model = MoMask::from_bundle_bytes(&read_file(&model_path(&a.model))?, &device)
         .map_err(|e| format!("{}: {e}", a.model.display()))?;
-    let mut opts = momask::edit::EditOptions::default();
+    let mut opts = momask::edit::EditOptions::for_model(&model);
     opts.generate.seed = a.seed;
     opts.generate.steps = a.steps;
     if a.greedy {

@@ -11,6 +11,7 @@ use super::common::{RunState, TrainError, io_error};
 use super::export::TensorMap;
 use crate::bundle::{BundleHeader, SourceFile, write_bundle};
 use crate::config::ModelConfig;
+use crate::generate::Guidance;
 use crate::model::MoMask;
 
 /// The run folders of the four stages.
@@ -36,13 +37,16 @@ fn state_of(dir: &Path) -> Option<RunState> {
     serde_json::from_str(&text).ok()
 }
 
-/// Assembles the f32 bundle; `notes` are stored in the header (training recipe, times).
+/// Assembles the f32 bundle; `notes` (training recipe, times) and `guidance` (the scales the
+/// model samples best with, measured by `momask eval`) are stored in the header.
 pub fn assemble(
     config: ModelConfig,
     dirs: &StageDirs,
     minilm: &Path,
     mut notes: BTreeMap<String, String>,
+    guidance: Guidance,
 ) -> Result<Vec<u8>, TrainError> {
+    guidance.validate()?;
     let mut tensors = BTreeMap::new();
     let mut sources = Vec::new();
     let stages: Vec<(&str, &Path)> = [
@@ -85,6 +89,7 @@ pub fn assemble(
     let mut header = BundleHeader::new(config, "f32");
     header.sources = sources;
     header.notes = notes;
+    header.guidance = guidance;
     let bytes = write_bundle(header, &tensors).map_err(|e| TrainError::Invalid(e.to_string()))?;
     // Refuses missing, misshapen or unused tensors.
     MoMask::from_bundle_bytes(&bytes, &Device::flex())?;

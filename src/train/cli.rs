@@ -188,6 +188,14 @@ pub struct BundleArgs {
     /// A line of provenance stored in the header (e.g. the recipe).
     #[arg(long)]
     pub note: Option<String>,
+    /// Recommended guidance of the masked transformer, stored in the header: what generation
+    /// uses when the caller sets none (pick it with `momask eval --cond-scale`; default: the
+    /// paper's 4).
+    #[arg(long)]
+    pub cond_scale: Option<f32>,
+    /// Recommended guidance of the residual transformer (default: the paper's 5).
+    #[arg(long)]
+    pub res_cond_scale: Option<f32>,
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -206,7 +214,12 @@ pub fn run_bundle(a: BundleArgs) -> Result<(), String> {
         res: a.res,
         len: a.len,
     };
-    let bytes = super::assemble::assemble(config, &dirs, &minilm, notes).map_err(|e| e.to_string())?;
+    let guidance = crate::generate::Guidance {
+        cond_scale: a.cond_scale,
+        res_cond_scale: a.res_cond_scale,
+    };
+    let bytes =
+        super::assemble::assemble(config, &dirs, &minilm, notes, guidance).map_err(|e| e.to_string())?;
     let bytes = crate::quant::quantize_bundle(&bytes, scheme).map_err(|e| e.to_string())?;
     std::fs::write(&a.out, &bytes).map_err(|e| format!("{}: {e}", a.out.display()))?;
     println!(
@@ -246,11 +259,14 @@ pub struct EvalArgs {
     /// Mask-predict steps.
     #[arg(long, default_value_t = 10)]
     pub steps: usize,
-    #[arg(long, default_value_t = 4.0)]
-    pub cond_scale: f32,
-    /// Classifier-free guidance of the residual transformer (the reference's 5).
-    #[arg(long, default_value_t = 5.0)]
-    pub res_cond_scale: f32,
+    /// Classifier-free guidance of the masked transformer [default: the bundle's recommended
+    /// scale, else the reference's 4].
+    #[arg(long)]
+    pub cond_scale: Option<f32>,
+    /// Classifier-free guidance of the residual transformer [default: the bundle's, else the
+    /// reference's 5].
+    #[arg(long)]
+    pub res_cond_scale: Option<f32>,
     /// Sampling temperature of the base tokens (the reference's 1).
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f32,
@@ -264,10 +280,12 @@ pub struct EvalArgs {
 pub fn run_eval(a: EvalArgs) -> Result<(), String> {
     let generate = crate::generate::GenerateOptions {
         steps: a.steps,
-        cond_scale: a.cond_scale,
-        res_cond_scale: a.res_cond_scale,
         temperature: a.temperature,
         ..Default::default()
+    };
+    let guidance = crate::generate::Guidance {
+        cond_scale: a.cond_scale,
+        res_cond_scale: a.res_cond_scale,
     };
     let o = super::evaluate::EvalOptions {
         data: a.data,
@@ -280,6 +298,7 @@ pub fn run_eval(a: EvalArgs) -> Result<(), String> {
         mm_repeats: a.mm_repeats,
         seed: a.seed,
         generate,
+        guidance,
         max_clips: a.max_clips,
     };
     let report = super::evaluate::evaluate(&o).map_err(|e| e.to_string())?;

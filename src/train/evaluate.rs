@@ -18,7 +18,7 @@ use super::evaluator::{Evaluator, EvaluatorConfig, evaluator_map};
 use super::export::TensorMap;
 use super::run::{StageOptions, vq_mpjpe};
 use super::text::{TextFeatures, minilm_dir};
-use crate::generate::{GenerateOptions, Hooks, Length, Request, generate};
+use crate::generate::{GenerateOptions, Guidance, Hooks, Length, Request, generate};
 use crate::model::MoMask;
 use crate::nn::weights::Loader;
 use crate::sample::rng::Rng;
@@ -226,7 +226,10 @@ pub struct EvalOptions {
     pub mm_texts: usize,
     pub mm_repeats: usize,
     pub seed: u64,
+    /// Sampling settings; their guidance scales are replaced by the bundle's, then by `guidance`.
     pub generate: GenerateOptions,
+    /// Guidance scales given by the caller (override the bundle's recommendation).
+    pub guidance: Guidance,
     /// Use only the first N motions of the split.
     pub max_clips: Option<usize>,
 }
@@ -280,6 +283,9 @@ pub struct EvalReport {
     pub generated: SideMetrics,
     pub multimodality: f64,
     pub vq_mpjpe_mm: f64,
+    /// Guidance scales the generated side was sampled with (masked, residual transformer).
+    pub cond_scale: f32,
+    pub res_cond_scale: f32,
     /// Action accuracy per action label over all replications (generated side), worst first.
     pub per_action: Vec<ActionRow>,
     pub seconds: f64,
@@ -385,8 +391,14 @@ impl EvalReport {
             ));
         }
         s.push_str(&format!(
-            "\nmultimodality {:.3}; VQ reconstruction MPJPE {:.2} mm; {} items × {} replications; {:.0} s\n",
-            self.multimodality, self.vq_mpjpe_mm, self.items, self.replications, self.seconds
+            "\nmultimodality {:.3}; VQ reconstruction MPJPE {:.2} mm; {} items × {} replications; guidance {} / {}; {:.0} s\n",
+            self.multimodality,
+            self.vq_mpjpe_mm,
+            self.items,
+            self.replications,
+            self.cond_scale,
+            self.res_cond_scale,
+            self.seconds
         ));
         if !self.per_action.is_empty() {
             s.push_str(
@@ -420,6 +432,8 @@ pub fn evaluate(o: &EvalOptions) -> Result<EvalReport, TrainError> {
     let device = Device::flex();
     let bytes = std::fs::read(&o.bundle).map_err(|e| super::common::io_error(&o.bundle, e))?;
     let model = MoMask::from_bundle_bytes(&bytes, &device)?;
+    let sampling = o.guidance.apply(model.guidance().apply(o.generate.clone()));
+    sampling.validate()?;
     let ds = HumanMl3dDataset::open(&o.data).map_err(super::data::DataError::from)?;
     let (mean, std) = ds.mean_std().map_err(super::data::DataError::from)?;
     let set = MotionSet::load(&ds, &o.split, &mean, &std, MIN_FRAMES, false, o.max_clips)?;
@@ -498,7 +512,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<EvalReport, TrainError> {
                 .zip(&lengths)
                 .map(|(&t, &m)| Request::new(set.texts[t].clone(), Length::Frames(m)))
                 .collect();
-            let mut opts = o.generate.clone();
+            let mut opts = sampling.clone();
             opts.seed = rng.next_u64();
             let motions = Hooks::silent(|h| pollster::block_on(generate(&model, &requests, &opts, h, None)))?;
             let mut gmotion = vec![0f32; batch * max_frames * set.dim];
@@ -548,7 +562,7 @@ pub fn evaluate(o: &EvalOptions) -> Result<EvalReport, TrainError> {
         let requests: Vec<Request> = (0..o.mm_repeats)
             .map(|_| Request::new(text.clone(), Length::Frames(m)))
             .collect();
-        let mut opts = o.generate.clone();
+        let mut opts = sampling.clone();
         opts.seed = rng.next_u64();
         let motions = Hooks::silent(|h| pollster::block_on(generate(&model, &requests, &opts, h, None)))?;
         let mut gmotion = vec![0f32; o.mm_repeats * max_frames * set.dim];
@@ -603,6 +617,8 @@ pub fn evaluate(o: &EvalOptions) -> Result<EvalReport, TrainError> {
         generated: side(&gen_side),
         multimodality,
         vq_mpjpe_mm,
+        cond_scale: sampling.cond_scale,
+        res_cond_scale: sampling.res_cond_scale,
         per_action: actions.rows(&labels),
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -29,7 +29,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::bundle::{self, BundleHeader};
 use crate::config::ModelConfig;
-use crate::generate::{Hooks, Motion, Progress};
+use crate::generate::{GenerateOptions, Hooks, Motion, Progress};
 use crate::motion::JointPositions;
 use crate::motion::bvh::{BvhOptions, joints_to_bvh as bvh_from_joints};
 use crate::{Error, MoMask};
@@ -178,9 +178,35 @@ pub struct Info {
     pub fps: f32,
     pub has_length_estimator: bool,
     pub sizes: Sizes,
+    /// What `generate` uses for the options a caller leaves out: the paper's settings with the
+    /// guidance scales the bundle recommends.
+    pub defaults: SamplingDefaults,
     pub config: ModelConfig,
     /// Milliseconds spent in device set-up plus parsing, verifying and uploading the weights.
     pub load_ms: f64,
+}
+
+/// The sampling options of [`Info::defaults`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SamplingDefaults {
+    pub steps: usize,
+    pub cond_scale: f32,
+    pub res_cond_scale: f32,
+    pub temperature: f32,
+    pub topk: f64,
+}
+
+impl From<&GenerateOptions> for SamplingDefaults {
+    fn from(o: &GenerateOptions) -> Self {
+        Self {
+            steps: o.steps,
+            cond_scale: o.cond_scale,
+            res_cond_scale: o.res_cond_scale,
+            temperature: o.temperature,
+            topk: o.topk,
+        }
+    }
 }
 
 fn sizes(bytes: &[u8], model: &MoMask) -> Sizes {
@@ -311,6 +337,7 @@ impl Model {
             fps: model.config.dataset.fps(),
             has_length_estimator: model.length_estimator.is_some(),
             sizes: sizes(&bytes, &model),
+            defaults: SamplingDefaults::from(&model.default_options()),
             config: model.config.clone(),
             load_ms: now_ms() - started,
         };
@@ -345,7 +372,9 @@ impl Model {
     ) -> Result<Promise, JsValue> {
         let texts = parse_texts(&texts)?;
         let opts: JsGenerateOptions = options::parse(&options, "generate options").map_err(type_error)?;
-        let core_opts = opts.to_core().map_err(|e| core_error(&e))?;
+        let core_opts = opts
+            .to_core(&self.inner.default_options())
+            .map_err(|e| core_error(&e))?;
         let requests = opts.requests(&texts).map_err(|e| core_error(&e))?;
         // The same check as the core (which would reject later, inside the promise).
         let unit = self.inner.unit_length();
@@ -434,7 +463,9 @@ impl Model {
             return Err(js_error("RangeError", "invalid text: the prompt is empty"));
         }
         let opts: JsEditOptions = options::parse(&options, "edit options").map_err(type_error)?;
-        let core_opts = opts.to_core().map_err(|e| core_error(&e))?;
+        let core_opts = opts
+            .to_core(crate::edit::EditOptions::for_model(&self.inner))
+            .map_err(|e| core_error(&e))?;
         let features = parse_source(&source)?;
         let spans = parse_spans(&spans)?;
         crate::edit::check_any(&self.inner, &features, &spans).map_err(|e| core_error(&e))?;
@@ -478,7 +509,9 @@ impl Model {
         #[wasm_bindgen(unchecked_param_type = "(() => boolean) | null")] is_cancelled: Option<Function>,
     ) -> Result<Promise, JsValue> {
         let opts: JsTimelineOptions = options::parse(&options, "timeline options").map_err(type_error)?;
-        let long_opts = opts.to_core().map_err(|e| core_error(&e))?;
+        let long_opts = opts
+            .to_core(&self.inner.default_options())
+            .map_err(|e| core_error(&e))?;
         let timeline = parse_timeline(&segments)?;
         self.check_timeline(&timeline, long_opts.context_tokens)?;
         let model = self.inner.clone();

@@ -190,9 +190,9 @@ impl Fields for JsGenerateOptions {
 }
 
 impl JsGenerateOptions {
-    /// The core options, validated (errors name the option and its range).
-    pub fn to_core(&self) -> Result<GenerateOptions, Error> {
-        let d = GenerateOptions::default();
+    /// The core options over the model's defaults `d` ([`crate::MoMask::default_options`]),
+    /// validated (errors name the option and its range).
+    pub fn to_core(&self, d: &GenerateOptions) -> Result<GenerateOptions, Error> {
         let greedy = self.greedy.unwrap_or(false);
         let opts = GenerateOptions {
             steps: self.steps.unwrap_or(d.steps),
@@ -286,8 +286,8 @@ impl Fields for JsEditOptions {
 }
 
 impl JsEditOptions {
-    pub fn to_core(&self) -> Result<crate::edit::EditOptions, Error> {
-        let defaults = crate::edit::EditOptions::default();
+    /// The edit options over `defaults` ([`crate::edit::EditOptions::for_model`]).
+    pub fn to_core(&self, defaults: crate::edit::EditOptions) -> Result<crate::edit::EditOptions, Error> {
         Ok(crate::edit::EditOptions {
             generate: self.over(defaults.generate.clone())?,
             ..defaults
@@ -342,7 +342,8 @@ impl Fields for JsTimelineOptions {
 }
 
 impl JsTimelineOptions {
-    pub fn to_core(&self) -> Result<crate::long::LongOptions, Error> {
+    /// The timeline options over the model's defaults `d` ([`crate::MoMask::default_options`]).
+    pub fn to_core(&self, d: &GenerateOptions) -> Result<crate::long::LongOptions, Error> {
         let sampling = JsEditOptions {
             seed: self.seed,
             steps: self.steps,
@@ -353,7 +354,7 @@ impl JsTimelineOptions {
             greedy: self.greedy,
         };
         Ok(crate::long::LongOptions {
-            generate: sampling.over(GenerateOptions::default())?,
+            generate: sampling.over(d.clone())?,
             context_tokens: self.context.unwrap_or(crate::long::DEFAULT_CONTEXT),
         })
     }
