@@ -352,7 +352,7 @@ pub fn fidelity(files: &[std::path::PathBuf], backend: Backend) -> Result<Vec<Fi
         .iter()
         .map(|(t, f)| Request::new(*t, Length::Frames(*f)))
         .collect();
-    let opts = GenerateOptions {
+    let mut opts = GenerateOptions {
         batch_decode: BatchDecode::PerSample,
         ..GenerateOptions::greedy()
     };
@@ -364,6 +364,10 @@ pub fn fidelity(files: &[std::path::PathBuf], backend: Backend) -> Result<Vec<Fi
         let started = Instant::now();
         let model = MoMask::from_bundle_bytes(&bytes, &device)?;
         let load_s = started.elapsed().as_secs_f64();
+        if reference.is_none() {
+            // Every bundle decodes with the guidance the reference recommends.
+            opts = model.guidance().apply(opts);
+        }
         // The reference's trace gives the margins of its greedy decisions.
         let mut trace = crate::generate::Trace::default();
         let traced = reference.is_none().then_some(&mut trace);
