@@ -325,9 +325,10 @@ fn matmul_acc(dst: &mut [f32], a: &[f32], w: &Weight, m: usize, start: Start, en
         #[cfg(target_arch = "x86_64")]
         if w.panels {
             let (p0, p1) = (c0 / avx512::NR, c1.div_ceil(avx512::NR));
+            let kernel = (avx512::tile_rows as PanelTile, avx512::NR, avx512::MR);
             // SAFETY: sizes checked above; `Weight::new` packed `data` (k × NR a panel) only
             // after detecting AVX-512F; c0 is a panel boundary.
-            unsafe { avx512::matmul(dst.get(), a.as_ptr(), m, k, n, w.data.as_ptr(), p0, p1) };
+            unsafe { panel_matmul(kernel, dst.get(), a.as_ptr(), m, k, n, w.data.as_ptr(), p0..p1) };
             // SAFETY: see above.
             unsafe { end_columns(dst, m, n, c0..c1, end) };
             return;
@@ -335,9 +336,10 @@ fn matmul_acc(dst: &mut [f32], a: &[f32], w: &Weight, m: usize, start: Start, en
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         if w.panels {
             let (p0, p1) = (c0 / simd128::NR, c1.div_ceil(simd128::NR));
+            let kernel = (simd128::tile_rows as PanelTile, simd128::NR, simd128::MR);
             // SAFETY: sizes checked above; `Weight::new` packed `data` (k × NR a panel); c0 is
             // a panel boundary (wasm runs one block, 0..n).
-            unsafe { simd128::matmul(dst.get(), a.as_ptr(), m, k, n, w.data.as_ptr(), p0, p1) };
+            unsafe { panel_matmul(kernel, dst.get(), a.as_ptr(), m, k, n, w.data.as_ptr(), p0..p1) };
             // SAFETY: see above.
             unsafe { end_columns(dst, m, n, c0..c1, end) };
             return;
@@ -404,6 +406,108 @@ fn pack_panels(w: &[f32], k: usize, n: usize, nr: usize) -> Vec<f32> {
     out
 }
 
+/// A row tile of a panel kernel: `c[rows, cols] += a[rows, k] · panel` (`lda`/`ldc` row strides).
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )),
+    allow(dead_code)
+)]
+type PanelTile = unsafe fn(usize, usize, *const f32, usize, *const f32, *mut f32, usize, usize);
+
+/// `c[m, n] += a[m, k] · W` for the panels `p0..p1` of `W` (`pack_panels` with `nr` columns),
+/// in row tiles of up to `mr` rows.
+///
+/// # Safety
+/// `tile` may run on this CPU; `c` holds m × n and `a` m × k row-major values; `w` is
+/// `pack_panels`' output for this k, n and nr; no other thread writes these panels' columns.
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )),
+    allow(dead_code)
+)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn panel_matmul(
+    (tile, nr, mr): (PanelTile, usize, usize),
+    c: *mut f32,
+    a: *const f32,
+    m: usize,
+    k: usize,
+    n: usize,
+    w: *const f32,
+    panels: Cols,
+) {
+    for p in panels {
+        let cols = (n - p * nr).min(nr);
+        let mut r = 0;
+        while r < m {
+            let rows = (m - r).min(mr);
+            // SAFETY: offsets stay inside the operands (the function's contract).
+            unsafe {
+                tile(
+                    rows,
+                    k,
+                    a.add(r * k),
+                    k,
+                    w.add(p * k * nr),
+                    c.add(r * n + p * nr),
+                    n,
+                    cols,
+                )
+            };
+            r += rows;
+        }
+    }
+}
+
+/// Defines a kernel module's `tile_rows`: its `tile::<R>` for 1..=MR rows (the literals list
+/// R < MR), as [`panel_matmul`] calls it.
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )),
+    allow(unused_macros)
+)]
+macro_rules! tile_rows {
+    ($($rows:literal)*) => {
+        /// [`tile`] for 1..=[`MR`] rows.
+        ///
+        /// # Safety
+        /// [`tile`]'s contract for `rows` rows.
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn tile_rows(
+            rows: usize,
+            k: usize,
+            a: *const f32,
+            lda: usize,
+            panel: *const f32,
+            c: *mut f32,
+            ldc: usize,
+            cols: usize,
+        ) {
+            // SAFETY: forwarded contract.
+            unsafe {
+                match rows {
+                    $($rows => tile::<$rows>(k, a, lda, panel, c, ldc, cols),)*
+                    _ => tile::<MR>(k, a, lda, panel, c, ldc, cols),
+                }
+            }
+        }
+    };
+}
+#[cfg_attr(
+    not(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )),
+    allow(unused_imports)
+)]
+use tile_rows;
+
 /// A register-blocked AVX-512 GEMM over weights packed once into 32-column panels. The `gemm`
 /// crate re-packs both operands on every call; with the weights packed at load, the 8-layer
 /// stacks (whose weights do not fit in cache) run ~10–25 % faster natively.
@@ -414,7 +518,7 @@ mod avx512 {
     /// Columns per panel: two zmm registers.
     pub const NR: usize = 32;
     /// Rows per register tile: 12 × 2 accumulators + 2 weight vectors fit in 32 zmm registers.
-    const MR: usize = 12;
+    pub const MR: usize = 12;
 
     /// `c[R, cols] += a[R, k] · panel`, R ≤ MR rows (`lda`/`ldc` row strides).
     #[target_feature(enable = "avx512f")]
@@ -455,51 +559,8 @@ mod avx512 {
         }
     }
 
-    /// `c[m, n] += a[m, k] · W` for the panels `p0..p1` of `W` (packed by [`pack`]).
-    ///
-    /// # Safety
-    /// The CPU supports AVX-512F; `c` holds m × n and `a` m × k row-major values; `w` is
-    /// `pack`'s output for this k and n; no other thread writes these panels' columns of `c`.
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn matmul(
-        c: *mut f32,
-        a: *const f32,
-        m: usize,
-        k: usize,
-        n: usize,
-        w: *const f32,
-        p0: usize,
-        p1: usize,
-    ) {
-        for p in p0..p1 {
-            let cols = (n - p * NR).min(NR);
-            // SAFETY: offsets stay inside the operands (the function's contract).
-            unsafe {
-                let panel = w.add(p * k * NR);
-                let c = c.add(p * NR);
-                let mut r = 0;
-                while r + MR <= m {
-                    tile::<MR>(k, a.add(r * k), k, panel, c.add(r * n), n, cols);
-                    r += MR;
-                }
-                let (a, c) = (a.add(r * k), c.add(r * n));
-                match m - r {
-                    0 => {}
-                    1 => tile::<1>(k, a, k, panel, c, n, cols),
-                    2 => tile::<2>(k, a, k, panel, c, n, cols),
-                    3 => tile::<3>(k, a, k, panel, c, n, cols),
-                    4 => tile::<4>(k, a, k, panel, c, n, cols),
-                    5 => tile::<5>(k, a, k, panel, c, n, cols),
-                    6 => tile::<6>(k, a, k, panel, c, n, cols),
-                    7 => tile::<7>(k, a, k, panel, c, n, cols),
-                    8 => tile::<8>(k, a, k, panel, c, n, cols),
-                    9 => tile::<9>(k, a, k, panel, c, n, cols),
-                    10 => tile::<10>(k, a, k, panel, c, n, cols),
-                    _ => tile::<11>(k, a, k, panel, c, n, cols),
-                }
-            }
-        }
-    }
+    // SAFETY (of the generated `tile_rows`): also needs a CPU with AVX-512F.
+    super::tile_rows!(1 2 3 4 5 6 7 8 9 10 11);
 }
 
 /// The same register-blocked GEMM over 8-column panels with wasm SIMD128: 4 rows × 2 vectors of
@@ -513,7 +574,7 @@ mod simd128 {
     /// Columns per panel: two f32x4 vectors.
     pub const NR: usize = 8;
     /// Rows per register tile.
-    const MR: usize = 4;
+    pub const MR: usize = 4;
 
     /// `c[R, cols] += a[R, k] · panel`, R ≤ MR rows (`lda`/`ldc` row strides).
     ///
@@ -561,43 +622,7 @@ mod simd128 {
         }
     }
 
-    /// `c[m, n] += a[m, k] · W` for the panels `p0..p1` of `W` (packed by `pack_panels`).
-    ///
-    /// # Safety
-    /// `c` holds m × n and `a` m × k row-major values; `w` is `pack_panels`' output for this k,
-    /// n and [`NR`].
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn matmul(
-        c: *mut f32,
-        a: *const f32,
-        m: usize,
-        k: usize,
-        n: usize,
-        w: *const f32,
-        p0: usize,
-        p1: usize,
-    ) {
-        for p in p0..p1 {
-            let cols = (n - p * NR).min(NR);
-            // SAFETY: offsets stay inside the operands (the function's contract).
-            unsafe {
-                let panel = w.add(p * k * NR);
-                let c = c.add(p * NR);
-                let mut r = 0;
-                while r + MR <= m {
-                    tile::<MR>(k, a.add(r * k), k, panel, c.add(r * n), n, cols);
-                    r += MR;
-                }
-                let (a, c) = (a.add(r * k), c.add(r * n));
-                match m - r {
-                    0 => {}
-                    1 => tile::<1>(k, a, k, panel, c, n, cols),
-                    2 => tile::<2>(k, a, k, panel, c, n, cols),
-                    _ => tile::<3>(k, a, k, panel, c, n, cols),
-                }
-            }
-        }
-    }
+    super::tile_rows!(1 2 3);
 }
 
 /// A pointer handed to worker threads that write disjoint parts of one buffer.
