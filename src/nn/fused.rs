@@ -262,8 +262,8 @@ unsafe fn end_columns(dst: SendPtr, m: usize, n: usize, cols: Cols, end: End) {
 }
 
 /// A weight matrix `[k, n]` in the layout its GEMM reads: 32-column panels for the AVX-512
-/// kernel ([`avx512`]) where the CPU has it, 8-column panels for the SIMD128 kernel in wasm
-/// ([`simd128`]), else row-major for the `gemm` crate.
+/// kernel ([`panel::avx512`]) where the CPU has it, 8-column panels for the SIMD128 kernel in wasm
+/// ([`panel::simd128`]), else row-major for the `gemm` crate.
 #[derive(Debug)]
 struct Weight {
     k: usize,
@@ -287,7 +287,7 @@ impl Weight {
             return Self {
                 k,
                 n,
-                data: pack_panels(&rows, k, n, avx512::NR),
+                data: panel::pack_panels(&rows, k, n, panel::avx512::NR),
                 panels: true,
             };
         }
@@ -295,7 +295,7 @@ impl Weight {
         return Self {
             k,
             n,
-            data: pack_panels(&rows, k, n, simd128::NR),
+            data: panel::pack_panels(&rows, k, n, panel::simd128::NR),
             panels: true,
         };
         #[allow(unreachable_code)]
@@ -324,22 +324,30 @@ fn matmul_acc(dst: &mut [f32], a: &[f32], w: &Weight, m: usize, start: Start, en
         unsafe { start_columns(dst, m, n, c0..c1, start) };
         #[cfg(target_arch = "x86_64")]
         if w.panels {
-            let (p0, p1) = (c0 / avx512::NR, c1.div_ceil(avx512::NR));
-            let kernel = (avx512::tile_rows as PanelTile, avx512::NR, avx512::MR);
+            let (p0, p1) = (c0 / panel::avx512::NR, c1.div_ceil(panel::avx512::NR));
+            let kernel = (
+                panel::avx512::tile_rows as panel::PanelTile,
+                panel::avx512::NR,
+                panel::avx512::MR,
+            );
             // SAFETY: sizes checked above; `Weight::new` packed `data` (k × NR a panel) only
             // after detecting AVX-512F; c0 is a panel boundary.
-            unsafe { panel_matmul(kernel, dst.get(), a.as_ptr(), m, k, n, w.data.as_ptr(), p0..p1) };
+            unsafe { panel::panel_matmul(kernel, dst.get(), a.as_ptr(), m, k, n, w.data.as_ptr(), p0..p1) };
             // SAFETY: see above.
             unsafe { end_columns(dst, m, n, c0..c1, end) };
             return;
         }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         if w.panels {
-            let (p0, p1) = (c0 / simd128::NR, c1.div_ceil(simd128::NR));
-            let kernel = (simd128::tile_rows as PanelTile, simd128::NR, simd128::MR);
+            let (p0, p1) = (c0 / panel::simd128::NR, c1.div_ceil(panel::simd128::NR));
+            let kernel = (
+                panel::simd128::tile_rows as panel::PanelTile,
+                panel::simd128::NR,
+                panel::simd128::MR,
+            );
             // SAFETY: sizes checked above; `Weight::new` packed `data` (k × NR a panel); c0 is
             // a panel boundary (wasm runs one block, 0..n).
-            unsafe { panel_matmul(kernel, dst.get(), a.as_ptr(), m, k, n, w.data.as_ptr(), p0..p1) };
+            unsafe { panel::panel_matmul(kernel, dst.get(), a.as_ptr(), m, k, n, w.data.as_ptr(), p0..p1) };
             // SAFETY: see above.
             unsafe { end_columns(dst, m, n, c0..c1, end) };
             return;
@@ -384,103 +392,119 @@ fn matmul_acc(dst: &mut [f32], a: &[f32], w: &Weight, m: usize, start: Start, en
     });
 }
 
-/// `[k, n]` row-major → panels `[n / nr][k][nr]`, the last one zero-padded: the layout of the
-/// register-blocked kernels below, which then stream each panel once per row tile.
-#[cfg_attr(
-    not(any(
-        target_arch = "x86_64",
-        all(target_arch = "wasm32", target_feature = "simd128")
-    )),
-    allow(dead_code)
-)]
-fn pack_panels(w: &[f32], k: usize, n: usize, nr: usize) -> Vec<f32> {
-    let panels = n.div_ceil(nr);
-    let mut out = vec![0f32; panels * k * nr];
-    for p in 0..panels {
-        let cols = (n - p * nr).min(nr);
-        for kk in 0..k {
-            let src = &w[kk * n + p * nr..][..cols];
-            out[(p * k + kk) * nr..][..cols].copy_from_slice(src);
+/// Register-blocked GEMMs over weights packed once into column panels, where a kernel exists:
+/// AVX-512 on x86-64 (detected at run time), SIMD128 in wasm.
+#[cfg(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+mod panel {
+    use super::Cols;
+
+    /// `[k, n]` row-major → panels `[n / nr][k][nr]`, the last one zero-padded: the layout of the
+    /// register-blocked kernels below, which then stream each panel once per row tile.
+    pub fn pack_panels(w: &[f32], k: usize, n: usize, nr: usize) -> Vec<f32> {
+        let panels = n.div_ceil(nr);
+        let mut out = vec![0f32; panels * k * nr];
+        for p in 0..panels {
+            let cols = (n - p * nr).min(nr);
+            for kk in 0..k {
+                let src = &w[kk * n + p * nr..][..cols];
+                out[(p * k + kk) * nr..][..cols].copy_from_slice(src);
+            }
+        }
+        out
+    }
+
+    /// A row tile of a panel kernel: `c[rows, cols] += a[rows, k] · panel` (`lda`/`ldc` row strides).
+    pub type PanelTile = unsafe fn(usize, usize, *const f32, usize, *const f32, *mut f32, usize, usize);
+
+    /// `c[m, n] += a[m, k] · W` for the panels `p0..p1` of `W` (`pack_panels` with `nr` columns),
+    /// in row tiles of up to `mr` rows.
+    ///
+    /// # Safety
+    /// `tile` may run on this CPU; `c` holds m × n and `a` m × k row-major values; `w` is
+    /// `pack_panels`' output for this k, n and nr; no other thread writes these panels' columns.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn panel_matmul(
+        (tile, nr, mr): (PanelTile, usize, usize),
+        c: *mut f32,
+        a: *const f32,
+        m: usize,
+        k: usize,
+        n: usize,
+        w: *const f32,
+        panels: Cols,
+    ) {
+        for p in panels {
+            let cols = (n - p * nr).min(nr);
+            let mut r = 0;
+            while r < m {
+                let rows = (m - r).min(mr);
+                // SAFETY: offsets stay inside the operands (the function's contract).
+                unsafe {
+                    tile(
+                        rows,
+                        k,
+                        a.add(r * k),
+                        k,
+                        w.add(p * k * nr),
+                        c.add(r * n + p * nr),
+                        n,
+                        cols,
+                    )
+                };
+                r += rows;
+            }
         }
     }
-    out
-}
 
-/// A row tile of a panel kernel: `c[rows, cols] += a[rows, k] · panel` (`lda`/`ldc` row strides).
-#[cfg_attr(
-    not(any(
-        target_arch = "x86_64",
-        all(target_arch = "wasm32", target_feature = "simd128")
-    )),
-    allow(dead_code)
-)]
-type PanelTile = unsafe fn(usize, usize, *const f32, usize, *const f32, *mut f32, usize, usize);
-
-/// `c[m, n] += a[m, k] · W` for the panels `p0..p1` of `W` (`pack_panels` with `nr` columns),
-/// in row tiles of up to `mr` rows.
-///
-/// # Safety
-/// `tile` may run on this CPU; `c` holds m × n and `a` m × k row-major values; `w` is
-/// `pack_panels`' output for this k, n and nr; no other thread writes these panels' columns.
-#[cfg_attr(
-    not(any(
-        target_arch = "x86_64",
-        all(target_arch = "wasm32", target_feature = "simd128")
-    )),
-    allow(dead_code)
-)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn panel_matmul(
-    (tile, nr, mr): (PanelTile, usize, usize),
-    c: *mut f32,
-    a: *const f32,
-    m: usize,
-    k: usize,
-    n: usize,
-    w: *const f32,
-    panels: Cols,
-) {
-    for p in panels {
-        let cols = (n - p * nr).min(nr);
-        let mut r = 0;
-        while r < m {
-            let rows = (m - r).min(mr);
-            // SAFETY: offsets stay inside the operands (the function's contract).
-            unsafe {
-                tile(
-                    rows,
-                    k,
-                    a.add(r * k),
-                    k,
-                    w.add(p * k * nr),
-                    c.add(r * n + p * nr),
-                    n,
-                    cols,
-                )
-            };
-            r += rows;
-        }
+    /// Defines a kernel module's `tile_rows`: its `tile::<R>` for 1..=MR rows (the literals list
+    /// R < MR), as [`panel_matmul`] calls it.
+    macro_rules! tile_rows {
+        ($($rows:literal)*) => {
+            /// [`tile`] for 1..=[`MR`] rows.
+            ///
+            /// # Safety
+            /// [`tile`]'s contract for `rows` rows.
+            #[allow(clippy::too_many_arguments)]
+            pub unsafe fn tile_rows(
+                rows: usize,
+                k: usize,
+                a: *const f32,
+                lda: usize,
+                panel: *const f32,
+                c: *mut f32,
+                ldc: usize,
+                cols: usize,
+            ) {
+                // SAFETY: forwarded contract.
+                unsafe {
+                    match rows {
+                        $($rows => tile::<$rows>(k, a, lda, panel, c, ldc, cols),)*
+                        _ => tile::<MR>(k, a, lda, panel, c, ldc, cols),
+                    }
+                }
+            }
+        };
     }
-}
+    pub(crate) use tile_rows;
 
-/// Defines a kernel module's `tile_rows`: its `tile::<R>` for 1..=MR rows (the literals list
-/// R < MR), as [`panel_matmul`] calls it.
-#[cfg_attr(
-    not(any(
-        target_arch = "x86_64",
-        all(target_arch = "wasm32", target_feature = "simd128")
-    )),
-    allow(unused_macros)
-)]
-macro_rules! tile_rows {
-    ($($rows:literal)*) => {
-        /// [`tile`] for 1..=[`MR`] rows.
-        ///
-        /// # Safety
-        /// [`tile`]'s contract for `rows` rows.
-        #[allow(clippy::too_many_arguments)]
-        pub unsafe fn tile_rows(
-            rows: usize,
+    /// A register-blocked AVX-512 GEMM over weights packed once into 32-column panels. The `gemm`
+    /// crate re-packs both operands on every call; with the weights packed at load, the 8-layer
+    /// stacks (whose weights do not fit in cache) run ~10–25 % faster natively.
+    #[cfg(target_arch = "x86_64")]
+    pub mod avx512 {
+        use std::arch::x86_64::*;
+
+        /// Columns per panel: two zmm registers.
+        pub const NR: usize = 32;
+        /// Rows per register tile: 12 × 2 accumulators + 2 weight vectors fit in 32 zmm registers.
+        pub const MR: usize = 12;
+
+        /// `c[R, cols] += a[R, k] · panel`, R ≤ MR rows (`lda`/`ldc` row strides).
+        #[target_feature(enable = "avx512f")]
+        unsafe fn tile<const R: usize>(
             k: usize,
             a: *const f32,
             lda: usize,
@@ -489,140 +513,99 @@ macro_rules! tile_rows {
             ldc: usize,
             cols: usize,
         ) {
-            // SAFETY: forwarded contract.
+            // SAFETY (whole body): the caller guarantees R rows of `a` with k values, `panel` of
+            // k × NR values and R rows of `c` with `cols` writable values; masks cover only `cols`.
             unsafe {
-                match rows {
-                    $($rows => tile::<$rows>(k, a, lda, panel, c, ldc, cols),)*
-                    _ => tile::<MR>(k, a, lda, panel, c, ldc, cols),
+                let mut acc = [[_mm512_setzero_ps(); 2]; R];
+                for kk in 0..k {
+                    let w0 = _mm512_loadu_ps(panel.add(kk * NR));
+                    let w1 = _mm512_loadu_ps(panel.add(kk * NR + 16));
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let x = _mm512_set1_ps(*a.add(r * lda + kk));
+                        acc[0] = _mm512_fmadd_ps(x, w0, acc[0]);
+                        acc[1] = _mm512_fmadd_ps(x, w1, acc[1]);
+                    }
+                }
+                let mask = |from: usize| -> __mmask16 {
+                    let live = cols.saturating_sub(from).min(16);
+                    ((1u32 << live) - 1) as __mmask16
+                };
+                let (m0, m1) = (mask(0), mask(16));
+                for (r, acc) in acc.iter().enumerate() {
+                    let row = c.add(r * ldc);
+                    let v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), acc[0]);
+                    _mm512_mask_storeu_ps(row, m0, v0);
+                    let v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row.add(16)), acc[1]);
+                    _mm512_mask_storeu_ps(row.add(16), m1, v1);
                 }
             }
         }
-    };
-}
-#[cfg_attr(
-    not(any(
-        target_arch = "x86_64",
-        all(target_arch = "wasm32", target_feature = "simd128")
-    )),
-    allow(unused_imports)
-)]
-use tile_rows;
 
-/// A register-blocked AVX-512 GEMM over weights packed once into 32-column panels. The `gemm`
-/// crate re-packs both operands on every call; with the weights packed at load, the 8-layer
-/// stacks (whose weights do not fit in cache) run ~10–25 % faster natively.
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use std::arch::x86_64::*;
-
-    /// Columns per panel: two zmm registers.
-    pub const NR: usize = 32;
-    /// Rows per register tile: 12 × 2 accumulators + 2 weight vectors fit in 32 zmm registers.
-    pub const MR: usize = 12;
-
-    /// `c[R, cols] += a[R, k] · panel`, R ≤ MR rows (`lda`/`ldc` row strides).
-    #[target_feature(enable = "avx512f")]
-    unsafe fn tile<const R: usize>(
-        k: usize,
-        a: *const f32,
-        lda: usize,
-        panel: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        cols: usize,
-    ) {
-        // SAFETY (whole body): the caller guarantees R rows of `a` with k values, `panel` of
-        // k × NR values and R rows of `c` with `cols` writable values; masks cover only `cols`.
-        unsafe {
-            let mut acc = [[_mm512_setzero_ps(); 2]; R];
-            for kk in 0..k {
-                let w0 = _mm512_loadu_ps(panel.add(kk * NR));
-                let w1 = _mm512_loadu_ps(panel.add(kk * NR + 16));
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let x = _mm512_set1_ps(*a.add(r * lda + kk));
-                    acc[0] = _mm512_fmadd_ps(x, w0, acc[0]);
-                    acc[1] = _mm512_fmadd_ps(x, w1, acc[1]);
-                }
-            }
-            let mask = |from: usize| -> __mmask16 {
-                let live = cols.saturating_sub(from).min(16);
-                ((1u32 << live) - 1) as __mmask16
-            };
-            let (m0, m1) = (mask(0), mask(16));
-            for (r, acc) in acc.iter().enumerate() {
-                let row = c.add(r * ldc);
-                let v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), acc[0]);
-                _mm512_mask_storeu_ps(row, m0, v0);
-                let v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row.add(16)), acc[1]);
-                _mm512_mask_storeu_ps(row.add(16), m1, v1);
-            }
-        }
+        // SAFETY (of the generated `tile_rows`): also needs a CPU with AVX-512F.
+        super::tile_rows!(1 2 3 4 5 6 7 8 9 10 11);
     }
 
-    // SAFETY (of the generated `tile_rows`): also needs a CPU with AVX-512F.
-    super::tile_rows!(1 2 3 4 5 6 7 8 9 10 11);
-}
+    /// The same register-blocked GEMM over 8-column panels with wasm SIMD128: 4 rows × 2 vectors of
+    /// accumulators stay within the 16 xmm registers V8 allocates from. In Chromium it runs the
+    /// official-size layers' GEMMs 1.2–1.7× faster than the `gemm` crate, which re-packs both
+    /// operands on every call (`momask bench` and the browser bench page show the effect).
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    pub mod simd128 {
+        use core::arch::wasm32::*;
 
-/// The same register-blocked GEMM over 8-column panels with wasm SIMD128: 4 rows × 2 vectors of
-/// accumulators stay within the 16 xmm registers V8 allocates from. In Chromium it runs the
-/// official-size layers' GEMMs 1.2–1.7× faster than the `gemm` crate, which re-packs both
-/// operands on every call (`momask bench` and the browser bench page show the effect).
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-mod simd128 {
-    use core::arch::wasm32::*;
+        /// Columns per panel: two f32x4 vectors.
+        pub const NR: usize = 8;
+        /// Rows per register tile.
+        pub const MR: usize = 4;
 
-    /// Columns per panel: two f32x4 vectors.
-    pub const NR: usize = 8;
-    /// Rows per register tile.
-    pub const MR: usize = 4;
-
-    /// `c[R, cols] += a[R, k] · panel`, R ≤ MR rows (`lda`/`ldc` row strides).
-    ///
-    /// # Safety
-    /// R rows of `a` with k values, `panel` of k × NR values and R rows of `c` with `cols`
-    /// writable values.
-    #[inline(always)]
-    unsafe fn tile<const R: usize>(
-        k: usize,
-        a: *const f32,
-        lda: usize,
-        panel: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        cols: usize,
-    ) {
-        // SAFETY (whole body): the function's contract; only `cols` columns of `c` are touched.
-        unsafe {
-            let mut acc = [[f32x4_splat(0.0); 2]; R];
-            for kk in 0..k {
-                let w0 = v128_load(panel.add(kk * NR) as *const v128);
-                let w1 = v128_load(panel.add(kk * NR + 4) as *const v128);
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let x = v128_load32_splat(a.add(r * lda + kk) as *const u32);
-                    acc[0] = f32x4_add(acc[0], f32x4_mul(x, w0));
-                    acc[1] = f32x4_add(acc[1], f32x4_mul(x, w1));
+        /// `c[R, cols] += a[R, k] · panel`, R ≤ MR rows (`lda`/`ldc` row strides).
+        ///
+        /// # Safety
+        /// R rows of `a` with k values, `panel` of k × NR values and R rows of `c` with `cols`
+        /// writable values.
+        #[inline(always)]
+        unsafe fn tile<const R: usize>(
+            k: usize,
+            a: *const f32,
+            lda: usize,
+            panel: *const f32,
+            c: *mut f32,
+            ldc: usize,
+            cols: usize,
+        ) {
+            // SAFETY (whole body): the function's contract; only `cols` columns of `c` are touched.
+            unsafe {
+                let mut acc = [[f32x4_splat(0.0); 2]; R];
+                for kk in 0..k {
+                    let w0 = v128_load(panel.add(kk * NR) as *const v128);
+                    let w1 = v128_load(panel.add(kk * NR + 4) as *const v128);
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let x = v128_load32_splat(a.add(r * lda + kk) as *const u32);
+                        acc[0] = f32x4_add(acc[0], f32x4_mul(x, w0));
+                        acc[1] = f32x4_add(acc[1], f32x4_mul(x, w1));
+                    }
                 }
-            }
-            for (r, acc) in acc.iter().enumerate() {
-                let row = c.add(r * ldc);
-                if cols == NR {
-                    let v0 = f32x4_add(v128_load(row as *const v128), acc[0]);
-                    v128_store(row as *mut v128, v0);
-                    let v1 = f32x4_add(v128_load(row.add(4) as *const v128), acc[1]);
-                    v128_store(row.add(4) as *mut v128, v1);
-                } else {
-                    let mut lanes = [0f32; NR];
-                    v128_store(lanes.as_mut_ptr() as *mut v128, acc[0]);
-                    v128_store(lanes.as_mut_ptr().add(4) as *mut v128, acc[1]);
-                    for (j, v) in lanes.iter().enumerate().take(cols) {
-                        *row.add(j) += v;
+                for (r, acc) in acc.iter().enumerate() {
+                    let row = c.add(r * ldc);
+                    if cols == NR {
+                        let v0 = f32x4_add(v128_load(row as *const v128), acc[0]);
+                        v128_store(row as *mut v128, v0);
+                        let v1 = f32x4_add(v128_load(row.add(4) as *const v128), acc[1]);
+                        v128_store(row.add(4) as *mut v128, v1);
+                    } else {
+                        let mut lanes = [0f32; NR];
+                        v128_store(lanes.as_mut_ptr() as *mut v128, acc[0]);
+                        v128_store(lanes.as_mut_ptr().add(4) as *mut v128, acc[1]);
+                        for (j, v) in lanes.iter().enumerate().take(cols) {
+                            *row.add(j) += v;
+                        }
                     }
                 }
             }
         }
-    }
 
-    super::tile_rows!(1 2 3);
+        super::tile_rows!(1 2 3);
+    }
 }
 
 /// A pointer handed to worker threads that write disjoint parts of one buffer.
