@@ -4,10 +4,11 @@
 //! * `q8`: symmetric int8 **per output channel** — one f16 scale per row of the reference layout
 //!   (Linear `(out, in)` rows, conv out-channels, embedding rows; CLIP's `text_projection` is
 //!   `(in, out)`, so it is scaled per column) — `w ≈ scale · q`, `q ∈ [−127, 127]` — for every
-//!   weight matrix of more than [`Q8_F16_MAX_ELEMENTS`] values, except MiniLM (`minilm.*`):
-//!   MiniLM and the small tensors are stored f16. Why: on the demo model, int8 anywhere in the
-//!   token path flips greedy tokens (see [`Q8_F16_MAX_ELEMENTS`] and `choose`); the official
-//!   model's large tensors stay int8 and its q8 bundle within 115 MB.
+//!   weight matrix of more than [`Q8_F16_MAX_ELEMENTS`] values, except MiniLM's layers
+//!   (`minilm.*` other than its word-embedding table, which is int8 per token row): those and the
+//!   small tensors are stored f16. Why: on the demo model, int8 anywhere else in the token path
+//!   flips greedy tokens (see [`Q8_F16_MAX_ELEMENTS`] and `choose`); the official model's large
+//!   tensors stay int8 and its q8 bundle within 115 MB.
 //! * `q4-mixed`: 4-bit symmetric blocks of [`Q4_BLOCK`] values with one f16 scale each
 //!   (`q ∈ [−7, 7]`, two per byte) for every weight matrix, except the codebooks and the VQ
 //!   decoder's output layer, which stay q8: their errors land on the features directly; and
@@ -105,6 +106,9 @@ fn keep_f32(name: &str, shape: &[usize]) -> bool {
 /// ≤ 115 MB; `tests/bundle.rs`).
 pub const Q8_F16_MAX_ELEMENTS: usize = 1 << 17;
 
+/// MiniLM's token table, the one MiniLM tensor `q8` stores int8 (see `choose`).
+pub const MINILM_WORD_EMBEDDINGS: &str = "minilm.embeddings.word_embeddings.weight";
+
 /// How a float tensor is stored under `scheme`: `f32`, `f16`, `q8` or `q4`.
 fn encoding(scheme: Scheme, name: &str, shape: &[usize], config: &ModelConfig) -> &'static str {
     if keep_f32(name, shape) {
@@ -136,10 +140,12 @@ fn choose(scheme: Scheme, name: &str, elements: usize, decoder_out: &str) -> &'s
     match scheme {
         Scheme::F32 => "f32",
         Scheme::F16 => "f16",
-        // MiniLM (the demo's text encoder) at 8 bits moves the sentence embedding by
-        // 1 − cos ≈ 4e-4, the step-0 guided logits by up to 1.1 and 39 % of the demo's greedy
-        // tokens; every part of it (embeddings, q/k/v, attention output, FFN in or out) alone
-        // flips 3–39 % even in blocks of 32, and 12 bits still flip 4 %. f16 flips none.
+        // MiniLM's word-embedding table (11.7 M of its 22.7 M values) is a lookup, one row a
+        // token: int8 rows change the demo model's greedy tokens by 0.9 % and its joints by
+        // 1.5 mm mean (`momask bench --fidelity`, guidance 2) and save 11.7 MB. Its layers at
+        // 8 bits are another matter: the FFN alone flips 5–10 %, q/k/v 8.5 %, all of MiniLM
+        // 22 % (joints ~10 cm); f16 flips none.
+        Scheme::Q8 if name == MINILM_WORD_EMBEDDINGS => "q8",
         Scheme::Q8 if name.starts_with("minilm.") || elements <= Q8_F16_MAX_ELEMENTS => "f16",
         Scheme::Q8 => "q8",
         // Codebooks and the decoder's output layer write the features directly: 8 bits.
@@ -437,16 +443,18 @@ mod tests {
     }
 
     #[test]
-    fn q8_keeps_minilm_and_small_tensors_in_f16() {
+    fn q8_keeps_minilm_layers_and_small_tensors_in_f16() {
         let config = ModelConfig::humanml3d();
         let q8 = |name: &str, shape: &[usize]| encoding(Scheme::Q8, name, shape, &config);
         assert_eq!(
             q8("minilm.encoder.layer.0.intermediate.dense.weight", &[1536, 384]),
             "f16"
         );
+        // …but its token table is int8, one scale per token row.
+        assert_eq!(q8(MINILM_WORD_EMBEDDINGS, &[30522, 384]), "q8");
         assert_eq!(
-            q8("minilm.embeddings.word_embeddings.weight", &[30522, 384]),
-            "f16"
+            stored_bytes(Scheme::Q8, MINILM_WORD_EMBEDDINGS, &[30522, 384], &config),
+            30522 * 386
         );
         assert_eq!(q8("mask.output_process.poseFinal.weight", &[256, 128]), "f16");
         // 2^17 elements is the last size kept in f16.

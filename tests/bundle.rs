@@ -410,7 +410,7 @@ fn official_size_bundles_stay_within_their_size_budgets() {
 /// a rebuilt `assets/momask-demo.safetensors` fails here.
 #[test]
 fn shipped_demo_bundle_is_the_current_q8_recipe() {
-    use momask::quant::{Q8_F16_MAX_ELEMENTS, Scheme, quantize_bundle};
+    use momask::quant::{MINILM_WORD_EMBEDDINGS, Q8_F16_MAX_ELEMENTS, Scheme, quantize_bundle};
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/momask-demo.safetensors");
     let bytes = std::fs::read(path).expect("assets/momask-demo.safetensors is in the repository");
     let header = read_header(&bytes).unwrap();
@@ -418,10 +418,14 @@ fn shipped_demo_bundle_is_the_current_q8_recipe() {
     for (name, info) in &header.quantized {
         let values: usize = info.shape.iter().product();
         assert!(
-            !name.starts_with("minilm.") && values > Q8_F16_MAX_ELEMENTS,
+            name == MINILM_WORD_EMBEDDINGS || (!name.starts_with("minilm.") && values > Q8_F16_MAX_ELEMENTS),
             "{name} ({values} values) is int8 but q8 keeps it f16"
         );
     }
+    assert!(
+        header.quantized.contains_key(MINILM_WORD_EMBEDDINGS),
+        "q8 stores MiniLM's token table int8"
+    );
     let again = quantize_bundle(&bytes, Scheme::Q8).unwrap();
     assert_eq!(read_header(&again).unwrap().content_hash, header.content_hash);
 }
