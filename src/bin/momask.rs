@@ -40,6 +40,8 @@ enum Command {
     /// Write a bundle of seeded random weights (official, kit or small sizes) for size and
     /// speed measurements without the official files.
     RandomBundle(RandomBundleArgs),
+    /// Sentence features of texts from a bundle's text encoder (CLIP or MiniLM), as .npy.
+    Embed(EmbedArgs),
     /// Train one stage (vq, mask, res, len) on a HumanML3D-layout dataset.
     #[cfg(feature = "train")]
     Train(momask::train::cli::TrainArgs),
@@ -113,6 +115,22 @@ struct QuantizeArgs {
     /// the q8 rule keeps them f16 (e.g. `minilm.`). For size/fidelity studies.
     #[arg(long, value_delimiter = ',')]
     int8: Vec<String>,
+}
+
+#[derive(Args)]
+struct EmbedArgs {
+    /// Model bundle whose text encoder (and tokenizer) embeds the texts.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    model: PathBuf,
+    /// UTF-8 file with one text per line (an empty line is the empty text).
+    #[arg(long)]
+    texts: PathBuf,
+    /// Output .npy: float32 `[texts, dim]`, rows in the file's order (what the transformers
+    /// are conditioned on: unit-norm for MiniLM, CLIP's projected EOT feature for CLIP).
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value = "cpu")]
+    backend: String,
 }
 
 /// Default model shipped with the repository (the demo model, a q8 bundle).
@@ -278,6 +296,7 @@ fn main() -> ExitCode {
         Command::Edit(a) => run_edit(a),
         Command::Quantize(a) => run_quantize(a),
         Command::RandomBundle(a) => run_random_bundle(a),
+        Command::Embed(a) => run_embed(a),
         #[cfg(feature = "train")]
         Command::Train(a) => momask::train::cli::run_train(a),
         #[cfg(feature = "train")]
@@ -716,6 +735,43 @@ fn run_quantize(a: QuantizeArgs) -> Result<(), String> {
         scheme.name(),
         bytes.len() as f64 / 1e6,
         out.len() as f64 / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run_embed(a: EmbedArgs) -> Result<(), String> {
+    let raw = read_file(&a.texts)?;
+    let text = String::from_utf8(raw).map_err(|e| format!("{}: not UTF-8 ({e})", a.texts.display()))?;
+    let texts: Vec<&str> = text.lines().collect();
+    if texts.is_empty() {
+        return Err(format!("{}: no texts (one per line)", a.texts.display()));
+    }
+    let backend: Backend = a.backend.parse().map_err(|e: Error| e.to_string())?;
+    let device = backend.device().map_err(|e| e.to_string())?;
+    let path = model_path(&a.model);
+    let model = MoMask::from_bundle_bytes(&read_file(&path)?, &device)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let started = Instant::now();
+    let mut values = Vec::new();
+    // Chunks bound the padded batch (and memory) on long files.
+    for chunk in texts.chunks(64) {
+        let features = model.encode_texts(chunk).map_err(|e| e.to_string())?;
+        let rows = features
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .map_err(|e| format!("reading the features back: {e:?}"))?;
+        values.extend(rows);
+    }
+    let dim = values.len() / texts.len();
+    let npy = momask::io::npy::write_f32(&[texts.len(), dim], &values).map_err(|e| e.to_string())?;
+    std::fs::write(&a.out, npy).map_err(|e| format!("cannot write {}: {e}", a.out.display()))?;
+    println!(
+        "wrote {} ({} texts × {dim}, {} text encoder) in {:.1} s",
+        a.out.display(),
+        texts.len(),
+        model.config.text.kind(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
