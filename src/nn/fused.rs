@@ -282,23 +282,18 @@ struct Weight {
 
 impl Weight {
     fn new(rows: Vec<f32>, k: usize, n: usize) -> Self {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        #[cfg(any(
+            target_arch = "x86_64",
+            all(target_arch = "wasm32", target_feature = "simd128")
+        ))]
+        if panel::runs_here() {
             return Self {
                 k,
                 n,
-                data: panel::pack_panels(&rows, k, n, panel::avx512::NR),
+                data: panel::pack_panels(&rows, k, n, panel::KERNEL.nr),
                 panels: true,
             };
         }
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        return Self {
-            k,
-            n,
-            data: panel::pack_panels(&rows, k, n, panel::simd128::NR),
-            panels: true,
-        };
-        #[allow(unreachable_code)]
         Self {
             k,
             n,
@@ -322,32 +317,27 @@ fn matmul_acc(dst: &mut [f32], a: &[f32], w: &Weight, m: usize, start: Start, en
     let block = |c0: usize, c1: usize| {
         // SAFETY: see above.
         unsafe { start_columns(dst, m, n, c0..c1, start) };
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(any(
+            target_arch = "x86_64",
+            all(target_arch = "wasm32", target_feature = "simd128")
+        ))]
         if w.panels {
-            let (p0, p1) = (c0 / panel::avx512::NR, c1.div_ceil(panel::avx512::NR));
-            let kernel = (
-                panel::avx512::tile_rows as panel::PanelTile,
-                panel::avx512::NR,
-                panel::avx512::MR,
-            );
-            // SAFETY: sizes checked above; `Weight::new` packed `data` (k × NR a panel) only
-            // after detecting AVX-512F; c0 is a panel boundary.
-            unsafe { panel::panel_matmul(kernel, dst.get(), a.as_ptr(), m, k, n, w.data.as_ptr(), p0..p1) };
-            // SAFETY: see above.
-            unsafe { end_columns(dst, m, n, c0..c1, end) };
-            return;
-        }
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        if w.panels {
-            let (p0, p1) = (c0 / panel::simd128::NR, c1.div_ceil(panel::simd128::NR));
-            let kernel = (
-                panel::simd128::tile_rows as panel::PanelTile,
-                panel::simd128::NR,
-                panel::simd128::MR,
-            );
-            // SAFETY: sizes checked above; `Weight::new` packed `data` (k × NR a panel); c0 is
-            // a panel boundary (wasm runs one block, 0..n).
-            unsafe { panel::panel_matmul(kernel, dst.get(), a.as_ptr(), m, k, n, w.data.as_ptr(), p0..p1) };
+            let nr = panel::KERNEL.nr;
+            // SAFETY: sizes checked above; `Weight::new` packed `data` (k × nr a panel) only where
+            // `panel::runs_here`; c0 is a panel boundary (blocks are 32-column units, a multiple
+            // of nr; wasm runs one block, 0..n).
+            unsafe {
+                panel::panel_matmul(
+                    panel::KERNEL,
+                    dst.get(),
+                    a.as_ptr(),
+                    m,
+                    k,
+                    n,
+                    w.data.as_ptr(),
+                    c0 / nr..c1.div_ceil(nr),
+                )
+            };
             // SAFETY: see above.
             unsafe { end_columns(dst, m, n, c0..c1, end) };
             return;
@@ -419,15 +409,46 @@ mod panel {
     /// A row tile of a panel kernel: `c[rows, cols] += a[rows, k] · panel` (`lda`/`ldc` row strides).
     pub type PanelTile = unsafe fn(usize, usize, *const f32, usize, *const f32, *mut f32, usize, usize);
 
+    /// A panel kernel: its row tile for 1..=`mr` rows over panels of `nr` columns.
+    #[derive(Clone, Copy)]
+    pub struct Kernel {
+        pub tile: PanelTile,
+        pub nr: usize,
+        pub mr: usize,
+    }
+
+    /// This target's kernel: AVX-512 on x86-64 (where [`runs_here`]), SIMD128 in wasm.
+    #[cfg(target_arch = "x86_64")]
+    pub const KERNEL: Kernel = Kernel {
+        tile: avx512::tile_rows,
+        nr: avx512::NR,
+        mr: avx512::MR,
+    };
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    pub const KERNEL: Kernel = Kernel {
+        tile: simd128::tile_rows,
+        nr: simd128::NR,
+        mr: simd128::MR,
+    };
+
+    /// Whether [`KERNEL`] may run on this CPU: x86-64 detects AVX-512F at run time; a wasm
+    /// module built with SIMD128 only instantiates where it is supported.
+    pub fn runs_here() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return std::arch::is_x86_feature_detected!("avx512f");
+        #[cfg(target_arch = "wasm32")]
+        true
+    }
+
     /// `c[m, n] += a[m, k] · W` for the panels `p0..p1` of `W` (`pack_panels` with `nr` columns),
     /// in row tiles of up to `mr` rows.
     ///
     /// # Safety
-    /// `tile` may run on this CPU; `c` holds m × n and `a` m × k row-major values; `w` is
+    /// `kernel` may run on this CPU; `c` holds m × n and `a` m × k row-major values; `w` is
     /// `pack_panels`' output for this k, n and nr; no other thread writes these panels' columns.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn panel_matmul(
-        (tile, nr, mr): (PanelTile, usize, usize),
+        Kernel { tile, nr, mr }: Kernel,
         c: *mut f32,
         a: *const f32,
         m: usize,
