@@ -2,12 +2,34 @@
 // (worker.js) by default, or on the page itself with `MoMask.load(src, { worker: false })`.
 //
 // Protocol (messages from the wrapper): { id, type: 'load' | 'generate' | 'edit' | 'timeline' | 'bvh' | 'cancel' |
-// 'destroyDevice' | 'dispose', ... }. Replies: { id, type: 'progress', event },
-// { id, type: 'result', value }, { id, type: 'error', error: { name, message } }, and
-// { type: 'info', info } when the model moved to the CPU after a WebGPU failure.
+// 'destroyDevice' | 'dispose' | 'attachGuidance' | 'serveGuidance' | 'detachGuidance', ... }.
+// Replies: { id, type: 'progress', event }, { id, type: 'result', value },
+// { id, type: 'error', error: { name, message } }, and { type: 'info', info } when the model
+// moved to the CPU after a WebGPU failure or its guidance worker started or stopped.
+//
+// Guidance worker (CPU backend): a second host ('serveGuidance') loads the same bundle and,
+// over a MessagePort, computes the unconditional half of every classifier-free-guidance pass
+// while this host computes the conditional half ('attachGuidance'), so a generation uses two
+// cores. Results are identical with or without it; if it fails, this host computes both halves.
 
 import init, { Model, forgetGpu, jointsToBvh } from './momask.js';
 import { namedError, abortError, serializeError, readResponse, verifyIntegrity, openCache } from './util.js';
+
+/** How long a pass waits for the guidance worker before computing that half itself. */
+const GUIDANCE_TIMEOUT_MS = 30_000;
+
+/** `guidanceWorker: "auto"` starts the worker only for models whose half pass costs more than
+ * the messaging it adds (~4–10 ms a pass, measured in Chromium on a 2-core VM): official size
+ * (550 M multiply-adds a half pass) gains 1.6× per pass, the demo model (25 M) would lose. */
+const GUIDANCE_MIN_MACS = 150e6;
+
+/** Multiply-adds of the transformer layers in one half (B = 1) of a guided masked-transformer
+ * pass over the longest motion (tokens + the condition token). */
+function halfPassMacs(config) {
+  const t = config.mask;
+  const tokens = Math.floor(config.max_motion_length / 4) + 1;
+  return tokens * t.n_layers * (4 * t.latent_dim * t.latent_dim + 2 * t.latent_dim * t.ff_size);
+}
 
 /** Creates a host; `post(message, transfer)` delivers replies to the wrapper. */
 export function createHost(post) {
@@ -23,6 +45,12 @@ export function createHost(post) {
   let running = null;
   const cancelled = new Map();
   let queue = Promise.resolve();
+  /** The bundle bytes, kept after a CPU load until a guidance worker takes them. */
+  let helperBytes = null;
+  /** This host's side of its guidance worker: the port and the requests awaiting answers. */
+  let guidance = null;
+  /** Answers taken from guidance workers (diagnostics: `guidanceStats`). */
+  let guidanceAnswers = 0;
 
   const onPanic = (message) => {
     poisoned ??= message;
@@ -129,6 +157,9 @@ export function createHost(post) {
       }
     }
     gpuBytes = info.backend === 'webgpu' ? bytes : null;
+    const wantHelper = opts.guidanceWorker === true || (opts.guidanceWorker === 'auto' && halfPassMacs(info.config) >= GUIDANCE_MIN_MACS);
+    helperBytes = wantHelper && info.backend === 'cpu' ? bytes : null;
+    info.guidanceWorker = helperBytes ? 'starting' : 'off';
     if (state.cancelled) {
       dispose();
       throw abortError();
@@ -209,6 +240,7 @@ export function createHost(post) {
   }
 
   function dispose() {
+    detachGuidance('the model was disposed', false);
     try {
       model?.free();
     } catch {
@@ -216,10 +248,120 @@ export function createHost(post) {
     }
     model = null;
     gpuBytes = null;
+    helperBytes = null;
+  }
+
+  /** Reports the guidance worker's state in `info` (`'ready'`, `'off'`, `'failed: …'`). */
+  function setGuidanceState(state) {
+    if (!info) return;
+    info = { ...info, guidanceWorker: state };
+    post({ type: 'info', info });
+  }
+
+  /** Stops using the guidance worker: its pending answers reject, so running passes compute
+   * the unconditional half here instead. */
+  function detachGuidance(reason, report = true) {
+    if (!guidance) return;
+    const { port, pending } = guidance;
+    guidance = null;
+    try {
+      model?.setGuidanceHelper(null);
+    } catch {
+      /* the model is gone */
+    }
+    for (const p of pending.values()) p.reject(namedError('MoMaskError', reason));
+    pending.clear();
+    port.close();
+    if (report) setGuidanceState(`failed: ${reason}`);
+  }
+
+  /** Hands the bundle to the guidance worker at the other end of `msg.port`; it answers
+   * `{ type: 'loaded' }` (from then on, generations use it) or `{ type: 'failed', error }`. */
+  async function attachGuidance(msg) {
+    const port = msg.port;
+    if (!model || !helperBytes || guidance) {
+      port.close();
+      return false;
+    }
+    const bytes = helperBytes;
+    helperBytes = null;
+    const pending = new Map();
+    let nextRequest = 1;
+    guidance = { port, pending };
+    const mine = guidance;
+    port.onmessage = (e) => {
+      const m = e.data;
+      if (guidance !== mine) return;
+      if (m.type === 'loaded') {
+        model.setGuidanceHelper((req) => {
+          if (guidance !== mine) return undefined;
+          const id = nextRequest++;
+          return new Promise((resolve, reject) => {
+            // A worker that died without an error event never answers: stop waiting for it.
+            const timer = setTimeout(() => detachGuidance(`no answer from the guidance worker within ${GUIDANCE_TIMEOUT_MS / 1000} s`), GUIDANCE_TIMEOUT_MS);
+            const settle = (f) => (v) => {
+              clearTimeout(timer);
+              f(v);
+            };
+            pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
+            port.postMessage({ id, type: 'uncond', req }, [req.ids.buffer, req.lengths.buffer]);
+          });
+        });
+        setGuidanceState('ready');
+      } else if (m.type === 'failed') {
+        detachGuidance(m.error?.message || 'the guidance worker failed to load the model');
+      } else if (m.type === 'result' || m.type === 'error') {
+        const p = pending.get(m.id);
+        pending.delete(m.id);
+        if (m.type === 'result') {
+          guidanceAnswers++;
+          p?.resolve(m.value);
+        }
+        // A request the helper could not answer: something is wrong there; stop using it.
+        else detachGuidance(`the guidance worker failed: ${m.error?.message || 'unknown error'}`);
+      }
+    };
+    port.postMessage({ type: 'load', bytes, wasmUrl: msg.wasmUrl }, [bytes.buffer]);
+    return true;
+  }
+
+  /** The guidance worker's side: loads the bundle sent over `msg.port` on the CPU and answers
+   * unconditional-half requests with `Model.uncondLogits`. */
+  async function serveGuidance(msg) {
+    const port = msg.port;
+    port.onmessage = async (e) => {
+      const m = e.data;
+      if (m.type === 'load') {
+        try {
+          if (model) throw namedError('MoMaskError', 'this host already holds a model');
+          await ensureWasm(m.wasmUrl);
+          checkUsable();
+          model = await guarded(() => Model.load(m.bytes instanceof Uint8Array ? m.bytes : new Uint8Array(m.bytes), { backend: 'cpu' }));
+          port.postMessage({ type: 'loaded' });
+        } catch (err) {
+          port.postMessage({ type: 'failed', error: serializeError(err) });
+        }
+      } else if (m.type === 'uncond') {
+        try {
+          checkUsable();
+          if (!model) throw namedError('MoMaskError', 'no model is loaded');
+          const value = await guarded(() => model.uncondLogits(m.req));
+          port.postMessage({ id: m.id, type: 'result', value }, [value.buffer]);
+        } catch (err) {
+          port.postMessage({ id: m.id, type: 'error', error: serializeError(err) });
+        }
+      }
+    };
+    return true;
   }
 
   function handle(msg) {
     const { id, type } = msg;
+    if (type === 'detachGuidance') {
+      // Not queued: a generation may be waiting on the guidance worker that just died.
+      detachGuidance(msg.reason || 'the guidance worker stopped');
+      return;
+    }
     if (type === 'cancel') {
       const state = cancelled.get(id);
       if (state) {
@@ -231,7 +373,8 @@ export function createHost(post) {
     const state = { cancelled: false, abort: null };
     cancelled.set(id, state);
     const progress = (event) => post({ id, type: 'progress', event });
-    const ops = { load, generate, edit, timeline, bvh, destroyDevice: async () => model?.destroyDeviceForTesting() ?? false, dispose: async () => dispose() };
+    const guidanceStats = async () => ({ state: info?.guidanceWorker ?? 'off', answers: guidanceAnswers });
+    const ops = { load, generate, edit, timeline, bvh, attachGuidance, serveGuidance, guidanceStats, destroyDevice: async () => model?.destroyDeviceForTesting() ?? false, dispose: async () => dispose() };
     const op = ops[type];
     // Operations run one at a time, in order; a cancelled one that has not started is skipped.
     queue = queue.then(async () => {

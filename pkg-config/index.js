@@ -14,7 +14,7 @@ import { CACHE_NAME, abortError, deserializeError, namedError, openCache, readRe
 
 export { CACHE_NAME };
 
-const LOAD_KEYS = new Set(['backend', 'onProgress', 'signal', 'integrity', 'sha256', 'cache', 'worker', 'wasmUrl', 'selfTest', 'credentials']);
+const LOAD_KEYS = new Set(['backend', 'onProgress', 'signal', 'integrity', 'sha256', 'cache', 'worker', 'guidanceWorker', 'wasmUrl', 'selfTest', 'credentials']);
 const HOST_KEYS = ['backend', 'integrity', 'sha256', 'cache', 'selfTest', 'credentials'];
 const BACKENDS = ['auto', 'webgpu', 'cpu'];
 
@@ -37,6 +37,9 @@ function checkLoadOptions(options) {
   for (const key of ['cache', 'worker', 'selfTest']) {
     if (options[key] !== undefined && typeof options[key] !== 'boolean') throw namedError('TypeError', `invalid load options: ${key} must be a boolean`);
   }
+  if (options.guidanceWorker !== undefined && typeof options.guidanceWorker !== 'boolean' && options.guidanceWorker !== 'auto') {
+    throw namedError('TypeError', `invalid load options: guidanceWorker must be true, false or "auto", got ${JSON.stringify(options.guidanceWorker)}`);
+  }
   return options;
 }
 
@@ -57,6 +60,7 @@ class HostConnection {
   constructor() {
     this.pending = new Map();
     this.onInfo = null;
+    this.onCrash = null;
     this.closed = null;
   }
 
@@ -85,6 +89,7 @@ class HostConnection {
         // Uncaught errors inside the worker that its host did not turn into a reply.
         e.preventDefault?.();
         conn.failAll(namedError('MoMaskError', `the momask worker crashed: ${e.message || 'unknown error'}`));
+        conn.onCrash?.(e.message || 'unknown error');
       });
       conn.send = (msg, transfer) => worker.postMessage(msg, transfer || []);
     } else {
@@ -266,13 +271,58 @@ export class MoMask {
       throw namedError('TypeError', 'MoMask.load: source must be a URL, a Response, an ArrayBuffer or a Uint8Array');
     }
     if (signal?.aborted) throw abortError();
-    const conn = await HostConnection.open(options.worker !== false);
+    const useWorker = options.worker !== false;
+    // A second worker for the unconditional half of guidance (CPU backend, a second copy of the
+    // model): "auto" lets the host decide by model size, where there is a second core.
+    const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
+    let guidanceWorker = options.guidanceWorker ?? 'auto';
+    if (!useWorker || (guidanceWorker === 'auto' && cores < 2)) guidanceWorker = false;
+    msg.options.guidanceWorker = guidanceWorker;
+    const conn = await HostConnection.open(useWorker);
     try {
       const info = await conn.request(msg, { onProgress, signal, transfer });
-      return new MoMask(conn, info, options);
+      info.guidanceWorker ??= 'off';
+      const model = new MoMask(conn, info, options);
+      if (info.guidanceWorker === 'starting') model._startGuidanceWorker();
+      return model;
     } catch (e) {
       conn.close();
       throw e;
+    }
+  }
+
+  /** @internal Starts the guidance worker and connects it to the model's worker (in the
+   * background: until it has loaded, generations compute both halves themselves). */
+  async _startGuidanceWorker() {
+    const failed = (e) => {
+      this._helper?.close();
+      this._helper = null;
+      if (!this._conn.closed) this._info = { ...this._info, guidanceWorker: `failed: ${e.message || e}` };
+    };
+    try {
+      const helper = await HostConnection.open(true);
+      if (this._conn.closed) {
+        helper.close();
+        return;
+      }
+      this._helper = helper;
+      // A crashed helper may leave a pass waiting for its answer: tell the model's worker at
+      // once (handled outside its queue), which then computes that half itself.
+      helper.onCrash = (reason) => {
+        if (!this._conn.closed) this._conn.send({ id: 0, type: 'detachGuidance', reason: `the guidance worker crashed: ${reason}` });
+        this._helper = null;
+        helper.close();
+      };
+      const channel = new MessageChannel();
+      helper.request({ type: 'serveGuidance', port: channel.port1 }, { transfer: [channel.port1] }).catch(failed);
+      const wasmUrl = this._options.wasmUrl && String(this._options.wasmUrl);
+      const attached = await this._conn.request({ type: 'attachGuidance', port: channel.port2, wasmUrl }, { transfer: [channel.port2] });
+      if (!attached) {
+        helper.close();
+        this._helper = null;
+      }
+    } catch (e) {
+      failed(e);
     }
   }
 
@@ -347,6 +397,11 @@ export class MoMask {
     return this._conn.request({ type: 'bvh', joints: motion.joints, frames: motion.frames, jointCount: motion.jointCount, footIk, wasmUrl: this._options.wasmUrl && String(this._options.wasmUrl) });
   }
 
+  /** @internal Diagnostics: `{ state, answers }` of the guidance worker (answers taken so far). */
+  _guidanceStats() {
+    return this._conn.request({ type: 'guidanceStats' });
+  }
+
   /** Test hook: destroys the WebGPU device as a driver reset would. */
   _destroyDevice() {
     return this._conn.request({ type: 'destroyDevice' });
@@ -356,6 +411,8 @@ export class MoMask {
   dispose() {
     if (this._conn.closed) return;
     this._conn.close();
+    this._helper?.close();
+    this._helper = null;
   }
 
   /** Deletes every cached model bundle; resolves to whether there was a cache. */

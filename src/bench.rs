@@ -216,10 +216,7 @@ async fn one_run(
     let t1 = Instant::now();
     let mut progress = |_| {};
     let cancelled = || false;
-    let mut hooks = Hooks {
-        progress: &mut progress,
-        cancelled: &cancelled,
-    };
+    let mut hooks = Hooks::new(&mut progress, &cancelled);
     let base = mask_predict(model, &lengths, cond.clone(), opts, &mut rng, &mut hooks, None).await?;
     let t2 = Instant::now();
     let ids = residual_layers(model, &lengths, base, cond, opts, &mut rng, &mut hooks, None).await?;

@@ -11,6 +11,13 @@
 //! Networks run on the model's device; token bookkeeping and draws run on the host from
 //! read-back logits (one async read-back per step), so every backend samples from the same
 //! seeded RNG stream.
+//!
+//! A [`GuidanceHelper`] (in the browser: a second Web Worker holding the same model) may take
+//! the unconditional half of each guided pass; its logits are the ones this process would
+//! compute, so the result does not depend on whether or when a helper answers.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -204,21 +211,29 @@ pub enum Progress {
     Done,
 }
 
-/// Progress reporting and cooperative cancellation, checked between steps.
+/// Progress reporting, cooperative cancellation (checked between steps) and an optional
+/// helper for the unconditional half of classifier-free guidance.
 pub struct Hooks<'a> {
     pub progress: &'a mut dyn FnMut(Progress),
     pub cancelled: &'a dyn Fn() -> bool,
+    pub guidance: Option<&'a dyn GuidanceHelper>,
 }
 
-impl Hooks<'_> {
+impl<'a> Hooks<'a> {
+    /// Hooks without a guidance helper.
+    pub fn new(progress: &'a mut dyn FnMut(Progress), cancelled: &'a dyn Fn() -> bool) -> Self {
+        Self {
+            progress,
+            cancelled,
+            guidance: None,
+        }
+    }
+
     /// Runs `f` with hooks that report nothing and never cancel.
     pub fn silent<R>(f: impl FnOnce(&mut Hooks<'_>) -> R) -> R {
         let mut progress = |_: Progress| {};
         let cancelled = || false;
-        f(&mut Hooks {
-            progress: &mut progress,
-            cancelled: &cancelled,
-        })
+        f(&mut Hooks::new(&mut progress, &cancelled))
     }
 
     pub(crate) fn report(&mut self, p: Progress) -> Result<(), Error> {
@@ -420,6 +435,121 @@ fn int_tensor(values: Vec<i64>, shape: [usize; 2], device: &burn::tensor::Device
     Tensor::<2, Int>::from_data(TensorData::new(values, shape), device)
 }
 
+/// The unconditional half of one guided forward pass (zero text feature), as a request that
+/// another holder of the same model answers with [`uncond_logits`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum UncondRequest {
+    /// The masked transformer on ids `[B, N]` (mask id where masked, pad id at pads);
+    /// `lengths` are the per-sample valid lengths (key padding).
+    Mask { ids: Vec<i64>, lengths: Vec<usize> },
+    /// The residual transformer predicting layer `layers.len()` from the ids of the layers
+    /// below it, each `[B, N]` (pad id at pads).
+    Residual {
+        layers: Vec<Vec<i64>>,
+        lengths: Vec<usize>,
+    },
+}
+
+/// Logits `[B, N, classes]` of an [`UncondRequest`], computed elsewhere.
+pub type UncondFuture = Pin<Box<dyn Future<Output = Result<Vec<f32>, Error>>>>;
+
+/// Computes the unconditional half of classifier-free guidance concurrently with the
+/// conditional half (in the browser: a second Web Worker with the same model, on another core).
+pub trait GuidanceHelper {
+    /// Starts `request` before returning, so that it runs while the caller computes the
+    /// conditional half; `None` when the helper cannot take it (not ready, gone), in which case
+    /// the caller computes both halves itself. A failed or malformed answer is recomputed locally.
+    fn start(&self, request: UncondRequest) -> Option<UncondFuture>;
+}
+
+/// Answers an [`UncondRequest`]: the logits the guided pass of [`generate`] computes for its
+/// unconditional half (`[B, N, V]` for the masked transformer, `[B, N, V+1]` for a residual
+/// layer). The request is checked first, as it may come from another thread or worker.
+pub async fn uncond_logits(model: &MoMask, request: &UncondRequest) -> Result<Vec<f32>, Error> {
+    let bad = |why: String| Err(Error::invalid("unconditional request", why));
+    let lengths = match request {
+        UncondRequest::Mask { lengths, .. } | UncondRequest::Residual { lengths, .. } => lengths,
+    };
+    let max_tokens = model.config.max_tokens();
+    if lengths.is_empty() || lengths.iter().any(|&l| l == 0 || l > max_tokens) {
+        return bad(format!(
+            "lengths {lengths:?} must be 1..={max_tokens} tokens each"
+        ));
+    }
+    let b = lengths.len();
+    let check_grid = |ids: &[i64], max_id: i64, what: &str| -> Result<usize, Error> {
+        let n = ids.len() / b;
+        if ids.len() != b * n || n < lengths.iter().copied().max().unwrap_or(0) || n > max_tokens {
+            return Err(Error::invalid(
+                "unconditional request",
+                format!(
+                    "{what}: {} ids do not fill a [{b}, N] grid covering the lengths",
+                    ids.len()
+                ),
+            ));
+        }
+        if let Some(id) = ids.iter().find(|&&id| !(0..=max_id).contains(&id)) {
+            return Err(Error::invalid(
+                "unconditional request",
+                format!("{what}: id {id} is outside 0..={max_id}"),
+            ));
+        }
+        Ok(n)
+    };
+    let device = &model.device;
+    let logits = match request {
+        UncondRequest::Mask { ids, .. } => {
+            // Real codes, the mask id V and the pad id V + 1.
+            let n = check_grid(ids, model.config.mask.num_tokens as i64 + 1, "ids")?;
+            let cond = Tensor::<2>::zeros([b, model.config.mask.clip_dim], device);
+            let ids = int_tensor(ids.clone(), [b, n], device);
+            model.mask.forward(ids, cond, padding_mask(lengths, n, device))
+        }
+        UncondRequest::Residual { layers, .. } => {
+            let q_total = model.config.res.num_quantizers;
+            if layers.is_empty() || layers.len() >= q_total {
+                return bad(format!(
+                    "{} layers given; a residual pass takes 1..={}",
+                    layers.len(),
+                    q_total - 1
+                ));
+            }
+            let pad_id = model.config.res.num_tokens as i64;
+            let n = check_grid(&layers[0], pad_id, "layer 0")?;
+            let mut history = Tensor::<3>::zeros([b, n, model.config.res.code_dim], device);
+            for (l, ids) in layers.iter().enumerate() {
+                if check_grid(ids, pad_id, &format!("layer {l}"))? != n {
+                    return bad(format!("layer {l} has another width than layer 0"));
+                }
+                history = model
+                    .res
+                    .embed_layer(history, l, int_tensor(ids.clone(), [b, n], device));
+            }
+            let cond = Tensor::<2>::zeros([b, model.config.res.clip_dim], device);
+            model
+                .res
+                .forward(history, layers.len(), cond, padding_mask(lengths, n, device))
+        }
+    };
+    read_f32(logits).await
+}
+
+/// The unconditional logits from the helper's answer, or computed here when there is none
+/// usable (`local`).
+async fn uncond_half(
+    pending: UncondFuture,
+    dims: [usize; 3],
+    device: &burn::tensor::Device,
+    local: impl FnOnce() -> Tensor<3>,
+) -> Tensor<3> {
+    match pending.await {
+        Ok(values) if values.len() == dims.iter().product::<usize>() => {
+            Tensor::<3>::from_data(TensorData::new(values, dims), device)
+        }
+        _ => local(),
+    }
+}
+
 /// Conditional and unconditional inputs as one batch of 2B (zero text feature = unconditional).
 fn cfg_batch(cond: &Tensor<2>) -> Tensor<2> {
     Tensor::cat(vec![cond.clone(), cond.zeros_like()], 0)
@@ -497,11 +627,12 @@ pub async fn mask_predict_loop(
     let mask_id = v as i64;
     let top_k = top_k_count(opts.topk, v);
     let guided = opts.cond_scale != 1.0;
+    let helper = if guided { hooks.guidance } else { None };
     let pad = padding_mask(&lengths, n, device);
     let (cond_in, pad_in) = if guided {
-        (cfg_batch(&cond), Tensor::cat(vec![pad.clone(), pad], 0))
+        (cfg_batch(&cond), Tensor::cat(vec![pad.clone(), pad.clone()], 0))
     } else {
-        (cond, pad)
+        (cond.clone(), pad.clone())
     };
     let rows = if guided { 2 * b } else { b };
     let probs = mask_probabilities(opts.steps);
@@ -520,20 +651,40 @@ pub async fn mask_predict_loop(
             }
             counts.push(k);
         }
-        let input = if guided {
-            [ids.clone(), ids.clone()].concat()
+        let helped = helper.and_then(|h| {
+            h.start(UncondRequest::Mask {
+                ids: ids.clone(),
+                lengths: lengths.clone(),
+            })
+        });
+        let logits = if let Some(pending) = helped {
+            // The conditional half here while the helper computes the unconditional one.
+            let cond_half =
+                model
+                    .mask
+                    .forward(int_tensor(ids.clone(), [b, n], device), cond.clone(), pad.clone());
+            let uncond = uncond_half(pending, cond_half.dims(), device, || {
+                let ids = int_tensor(ids.clone(), [b, n], device);
+                model.mask.forward(ids, cond.zeros_like(), pad.clone())
+            })
+            .await;
+            guide(Tensor::cat(vec![cond_half, uncond], 0), b, opts.cond_scale)
         } else {
-            ids.clone()
-        };
-        let logits = model.mask.forward(
-            int_tensor(input, [rows, n], device),
-            cond_in.clone(),
-            pad_in.clone(),
-        );
-        let logits = if guided {
-            guide(logits, b, opts.cond_scale)
-        } else {
-            logits
+            let input = if guided {
+                [ids.clone(), ids.clone()].concat()
+            } else {
+                ids.clone()
+            };
+            let logits = model.mask.forward(
+                int_tensor(input, [rows, n], device),
+                cond_in.clone(),
+                pad_in.clone(),
+            );
+            if guided {
+                guide(logits, b, opts.cond_scale)
+            } else {
+                logits
+            }
         };
         let logits = read_f32(logits).await?;
         if let Some(t) = trace.as_deref_mut() {
@@ -609,11 +760,12 @@ pub async fn residual_layers_fixed(
     let top_k = top_k_count(opts.topk, v1);
     let guided = opts.res_cond_scale != 1.0;
     let valid = |i: usize| i % n < lengths[i / n];
+    let helper = if guided { hooks.guidance } else { None };
     let pad = padding_mask(lengths, n, device);
     let (cond_in, pad_in) = if guided {
-        (cfg_batch(&cond), Tensor::cat(vec![pad.clone(), pad], 0))
+        (cfg_batch(&cond), Tensor::cat(vec![pad.clone(), pad.clone()], 0))
     } else {
-        (cond, pad)
+        (cond.clone(), pad.clone())
     };
     let mode = if opts.is_greedy() {
         Draw::Greedy
@@ -636,16 +788,33 @@ pub async fn residual_layers_fixed(
         if let Some(t) = trace.as_deref_mut() {
             t.res_inputs.push(read_f32(history.clone()).await?);
         }
-        let input = if guided {
-            Tensor::cat(vec![history.clone(), history.clone()], 0)
+        let helped = helper.and_then(|h| {
+            h.start(UncondRequest::Residual {
+                layers: layer_ids.clone(),
+                lengths: lengths.to_vec(),
+            })
+        });
+        let logits = if let Some(pending) = helped {
+            let cond_half = model.res.forward(history.clone(), q, cond.clone(), pad.clone());
+            let uncond = uncond_half(pending, cond_half.dims(), device, || {
+                model
+                    .res
+                    .forward(history.clone(), q, cond.zeros_like(), pad.clone())
+            })
+            .await;
+            guide(Tensor::cat(vec![cond_half, uncond], 0), b, opts.res_cond_scale)
         } else {
-            history.clone()
-        };
-        let logits = model.res.forward(input, q, cond_in.clone(), pad_in.clone());
-        let logits = if guided {
-            guide(logits, b, opts.res_cond_scale)
-        } else {
-            logits
+            let input = if guided {
+                Tensor::cat(vec![history.clone(), history.clone()], 0)
+            } else {
+                history.clone()
+            };
+            let logits = model.res.forward(input, q, cond_in.clone(), pad_in.clone());
+            if guided {
+                guide(logits, b, opts.res_cond_scale)
+            } else {
+                logits
+            }
         };
         let logits = read_f32(logits).await?;
         let ids: Vec<i64> = (0..b * n)

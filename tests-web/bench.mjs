@@ -53,13 +53,17 @@ async function benchPage(backend, query) {
   console.error(`  ${backend}: ${((Date.now() - started) / 1000).toFixed(0)} s`);
   const b = r.backends[backend];
   if (b.error) throw new Error(`${backend}: ${b.error}`);
-  if (b.backend !== backend) throw new Error(`${backend} ran on ${b.backend} (${b.fallbackReason})`);
+  const want = backend.startsWith('cpu') ? 'cpu' : backend;
+  if (b.backend !== want) throw new Error(`${backend} ran on ${b.backend} (${b.fallbackReason})`);
+  if (backend === 'cpu' && b.guidanceWorker.startsWith('failed')) throw new Error(`the guidance worker ${b.guidanceWorker}`);
   return { ...b, userAgent: r.userAgent };
 }
 
 let cpu;
+let cpu1;
 let gpu = null;
 try {
+  cpu1 = await benchPage('cpu1', `runs=${runs}&steps=${steps}`);
   cpu = await benchPage('cpu', `runs=${runs}&steps=${steps}`);
   if (gpuRuns > 0) {
     try {
@@ -98,7 +102,7 @@ const pageRow = (b, s) =>
     first: b.stages['first generate (page, warm-up)'],
     steps: s,
   };
-const cols = { native: natRow(native), native1: natRow(native1), wasm: pageRow(cpu, steps), gpu: pageRow(gpu, gpuSteps) };
+const cols = { native: natRow(native), native1: natRow(native1), wasm1: pageRow(cpu1, steps), wasm: pageRow(cpu, steps), gpu: pageRow(gpu, gpuSteps) };
 if (cols.gpu && gpuSteps !== steps) {
   // Extrapolated to `steps` mask steps from the measured per-step time.
   cols.gpu.total = cols.gpu.total - cols.gpu.mask + cols.gpu.step * steps;
@@ -120,14 +124,14 @@ const fmt = (c, k) => (c?.[k] == null ? '–' : `${c.extrapolated?.has(k) ? '~' 
 const ratio = (a, b) => (a == null || b == null ? '–' : `${(a / b).toFixed(2)}×`);
 const head = ['stage (ms)', `native CPU (${os.cpus().length} threads)`];
 if (cols.native1) head.push('native CPU (1 thread)');
-head.push('wasm CPU (Chromium)', `WebGPU (SwiftShader, ${gpuSteps} steps)`, 'ratio wasm / native');
-if (cols.native1) head.push('ratio wasm / native 1 thread');
+head.push('wasm CPU (1 worker)', `wasm CPU (default: guidance worker ${cpu.guidanceWorker === 'ready' ? 'on' : 'off'})`, `WebGPU (SwiftShader, ${gpuSteps} steps)`, 'wasm 1 worker / native', 'wasm default / native');
+if (cols.native1) head.push('wasm 1 worker / native 1 thread');
 const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i ? '---:' : '---')).join('|')}|`];
 for (const [label, k] of rows) {
   const cells = [label, fmt(cols.native, k)];
   if (cols.native1) cells.push(fmt(cols.native1, k));
-  cells.push(fmt(cols.wasm, k), gpu?.error ? 'error' : fmt(cols.gpu, k), ratio(cols.wasm?.[k], cols.native?.[k]));
-  if (cols.native1) cells.push(ratio(cols.wasm?.[k], cols.native1?.[k]));
+  cells.push(fmt(cols.wasm1, k), fmt(cols.wasm, k), gpu?.error ? 'error' : fmt(cols.gpu, k), ratio(cols.wasm1?.[k], cols.native?.[k]), ratio(cols.wasm?.[k], cols.native?.[k]));
+  if (cols.native1) cells.push(ratio(cols.wasm1?.[k], cols.native1?.[k]));
   lines.push(`| ${cells.join(' | ')} |`);
 }
 const table = lines.join('\n');
@@ -135,6 +139,6 @@ console.log(table);
 console.log(
   `\n${path.basename(bundle)} (${(fs.statSync(bundle).size / 1e6).toFixed(1)} MB), ${frames} frames, ${steps} mask steps; native and wasm CPU: median of ${runs} runs after 1 warm-up; ` +
     `WebGPU: ${gpuSteps} mask steps, ${gpuRuns} run(s) after 1 warm-up${gpuSteps !== steps ? `, ~ = extrapolated to ${steps} steps from its per-step time` : ''}. ` +
-    `Browser: ${cpu.userAgent}; WebGPU adapter: ${gpu?.adapter ?? gpu?.error ?? 'not run'}. Browser load of the bundle (CPU): ${(cpu.stages['load (page: worker + fetch/cache + init)'] / 1000).toFixed(1)} s.`,
+    `Browser: ${cpu.userAgent}; WebGPU adapter: ${gpu?.adapter ?? gpu?.error ?? 'not run'}. Browser load of the bundle (CPU): ${(cpu.stages['load (page: worker + fetch/cache + init)'] / 1000).toFixed(1)} s; guidance worker (package default "auto"): ${cpu.guidanceWorker}, ${cpu.guidanceAnswers} answers${cpu.guidanceWorker === 'ready' ? `, ready ${(cpu.stages['guidance worker ready after load'] / 1000).toFixed(1)} s after load` : ''}.`,
 );
-if (args.out && args.out !== true) fs.writeFileSync(args.out, JSON.stringify({ bundle, frames, steps, runs, gpuRuns, gpuSteps, native, native1, cpu, gpu, table }, null, 2));
+if (args.out && args.out !== true) fs.writeFileSync(args.out, JSON.stringify({ bundle, frames, steps, runs, gpuRuns, gpuSteps, native, native1, cpu1, cpu, gpu, table }, null, 2));

@@ -142,6 +142,8 @@ test('cpu (wasm) joints equal native, fixed length', 120_000, async (t) => {
   const info = await loadModel(page, { backend: 'cpu' });
   assert(info.backend === 'cpu' && info.requestedBackend === 'cpu' && info.fallbackReason === null, `info: ${JSON.stringify(info.backend)} ${info.fallbackReason}`);
   assert(info.worker === true, 'the model should run in a worker by default');
+  // "auto": no guidance worker for a model this small (the messaging would cost more).
+  assert(info.guidanceWorker === 'off', `guidanceWorker for the small model: ${info.guidanceWorker}`);
   assert(info.textEncoder === 'clip' && info.sizes.joints === 22 && info.sizes.parameters > 0 && info.sizes.bytes > 0, `info fields: ${JSON.stringify(info.sizes)}`);
   // A bundle without recommended guidance samples with the paper's settings.
   assert(JSON.stringify(info.defaults) === JSON.stringify({ steps: 10, condScale: 4, resCondScale: 5, temperature: 1, topk: 0.9 }), `defaults: ${JSON.stringify(info.defaults)}`);
@@ -164,6 +166,54 @@ test('cpu (wasm) joints equal native, estimated length', 120_000, async (t) => {
   const r = await generate(page, JUMP.text, { frames: 'auto', greedy: true });
   const d = expectParity(r, JUMP.ref, 'cpu auto');
   notes.push(`cpu vs native max |Δ| = ${d.toExponential(2)} (jump, auto length ${r.frames})`);
+});
+
+/** Waits until the page's `window.model` has its guidance worker settled; returns the state. */
+function guidanceSettled(page) {
+  return page.evaluate(async () => {
+    for (let i = 0; i < 1200 && window.model.info.guidanceWorker === 'starting'; i++) await new Promise((r) => setTimeout(r, 50));
+    return window.model.info.guidanceWorker;
+  });
+}
+
+test('guidance worker: same joints as one worker, used, survives its crash', 180_000, async (t) => {
+  const { page } = await open(t);
+  // One worker, for the expected values.
+  const single = await loadModel(page, { backend: 'cpu', guidanceWorker: false });
+  assert(single.guidanceWorker === 'off', `guidanceWorker: false gives 'off', got ${single.guidanceWorker}`);
+  const sampled = { frames: 40, seed: 7, condScale: 4, resCondScale: 5 };
+  const want = { greedy: await generate(page, WALK.text, { frames: 40, greedy: true }), sampled: await generate(page, WALK.text, sampled) };
+  await page.evaluate(() => window.model.dispose());
+
+  const info = await loadModel(page, { backend: 'cpu', guidanceWorker: true });
+  assert(info.guidanceWorker === 'starting', `right after load: ${info.guidanceWorker}`);
+  const state = await guidanceSettled(page);
+  assert(state === 'ready', `the guidance worker should be ready, is ${state}`);
+  const greedy = await generate(page, WALK.text, { frames: 40, greedy: true });
+  expectParity(greedy, WALK.ref, 'cpu + guidance worker');
+  assert(maxAbsDiff(greedy.joints, want.greedy.joints) === 0, 'greedy joints differ from one worker');
+  const got = await generate(page, WALK.text, sampled);
+  assert(maxAbsDiff(got.joints, want.sampled.joints) === 0, 'sampled joints differ from one worker');
+  const stats = await page.evaluate(() => window.model._guidanceStats());
+  // 10 mask steps + 2 residual layers (3 quantizers) per generation, two generations.
+  assert(stats.state === 'ready' && stats.answers === 24, `the guidance worker should have answered 24 passes: ${JSON.stringify(stats)}`);
+
+  // The helper crashes mid-generation: the generation finishes alone, with the same joints.
+  const crashed = await page.evaluate(async (options) => {
+    const m = await window.model.generate('a person walks forward', {
+      ...options,
+      onProgress: (e) => {
+        if (e.stage === 'mask' && e.step === 3) window.model._helper.onCrash('simulated crash');
+      },
+    });
+    return { joints: Array.from(m.joints), info: window.model.info, stats: await window.model._guidanceStats() };
+  }, sampled);
+  assert(maxAbsDiff(crashed.joints, want.sampled.joints) === 0, 'joints after the crash differ from one worker');
+  assert(crashed.info.guidanceWorker.startsWith('failed: the guidance worker crashed'), `info after the crash: ${crashed.info.guidanceWorker}`);
+  assert(crashed.stats.answers >= 24 && crashed.stats.answers < 36, `answers: ${crashed.stats.answers}`);
+  const after = await generate(page, WALK.text, { frames: 40, greedy: true });
+  assert(maxAbsDiff(after.joints, want.greedy.joints) === 0, 'generations after the crash still agree');
+  notes.push(`guidance worker: ready, 24 answers over two generations, joints identical to one worker; crash at step 3 survived (${crashed.stats.answers - 24} answers before it)`);
 });
 
 test('webgpu (SwiftShader) joints equal native', 300_000, async (t) => {
@@ -693,13 +743,15 @@ test('TypeScript types (tsc --strict on tests-web/types.ts)', 120_000, async () 
 });
 
 let bench = null;
-test('benchmark page (cpu and webgpu)', 480_000, async (t) => {
-  const { page } = await open(t, { page: 'bench.html', query: `?model=${BUNDLE}&frames=40&runs=3&backends=cpu,webgpu` });
+test('benchmark page (cpu with and without the guidance worker, webgpu)', 480_000, async (t) => {
+  const { page } = await open(t, { page: 'bench.html', query: `?model=${BUNDLE}&frames=40&runs=3&backends=cpu1,cpu2,webgpu` });
   await page.waitForFunction(() => window.benchResult, null, { timeout: 470_000 });
   bench = await page.evaluate(() => window.benchResult);
-  for (const b of ['cpu', 'webgpu']) assert(!bench.backends[b].error, `${b}: ${bench.backends[b].error}`);
+  for (const b of ['cpu1', 'cpu2', 'webgpu']) assert(!bench.backends[b].error, `${b}: ${bench.backends[b].error}`);
   assert(bench.backends.webgpu.backend === 'webgpu', 'the webgpu column ran on webgpu');
-  assert(bench.rows.length > 5 && bench.rows.every((r) => typeof r.cpu === 'number'), 'rows');
+  assert(bench.backends.cpu1.guidanceWorker === 'off' && bench.backends.cpu1.guidanceAnswers === 0, 'cpu1 runs without a guidance worker');
+  assert(bench.backends.cpu2.guidanceWorker === 'ready' && bench.backends.cpu2.guidanceAnswers > 0, `cpu2 runs with the guidance worker: ${bench.backends.cpu2.guidanceWorker}`);
+  assert(bench.rows.length > 5 && bench.rows.every((r) => typeof r.cpu2 === 'number'), 'rows');
 });
 
 // The three.js page, embed.html and <momask-viewer> (tests-web/page.mjs).

@@ -12,8 +12,11 @@ async function usage(): Promise<void> {
       if (e.stage === 'download') console.log(e.loaded, e.total, e.cached);
     },
     signal: controller.signal,
+    guidanceWorker: 'auto',
   });
   const info: ModelInfo = model.info;
+  const helper: string = info.guidanceWorker;
+  if (info.guidanceWorker === 'ready' || info.guidanceWorker.startsWith('failed: ')) console.log(helper);
   const reason: string | null = info.fallbackReason;
   const backend: 'webgpu' | 'cpu' = info.backend;
   const encoder: 'clip' | 'minilm' = info.textEncoder;
@@ -64,6 +67,8 @@ async function usage(): Promise<void> {
 
   // @ts-expect-error: backend must be one of the three names
   await MoMask.load('/m', { backend: 'gpu' });
+  // @ts-expect-error: guidanceWorker is a boolean or "auto"
+  await MoMask.load('/m', { guidanceWorker: 2 });
   // @ts-expect-error: frames is a number or "auto"
   await model.generate('x', { frames: 'long' });
 
@@ -71,6 +76,8 @@ async function usage(): Promise<void> {
   const raw: Model = await Model.load(new Uint8Array(0), { backend: 'cpu' });
   const motions: RawMotion[] = await raw.generate('x', { greedy: true }, null, null);
   const text: string = jointsToBvh(motions[0].joints, motions[0].frames, 22, true);
+  raw.setGuidanceHelper((req) => (req.kind === 'mask' ? raw.uncondLogits(req) : undefined));
+  raw.setGuidanceHelper(null);
   console.log(text, raw.info.backend);
 }
 void usage;

@@ -8,7 +8,10 @@ const frames = params.get('frames') === 'auto' ? 'auto' : Number(params.get('fra
 const runs = Math.max(1, Number(params.get('runs') || 3));
 const steps = Number(params.get('steps') || 10);
 const text = params.get('text') || 'a person walks forward and turns around';
-const backends = (params.get('backends') || 'cpu,webgpu').split(',').map((s) => s.trim()).filter(Boolean);
+// `cpu`: the CPU backend with the package's defaults (the guidance worker where it pays off);
+// `cpu1`: without the guidance worker (one worker); `cpu2`: with it; `webgpu`: the GPU.
+const backends = (params.get('backends') || 'cpu1,cpu,webgpu').split(',').map((s) => s.trim()).filter(Boolean);
+const LOAD = { cpu: { backend: 'cpu' }, cpu2: { backend: 'cpu', guidanceWorker: true }, cpu1: { backend: 'cpu', guidanceWorker: false }, webgpu: { backend: 'webgpu' }, auto: { backend: 'auto' } };
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -38,10 +41,22 @@ function stages(events, wallMs) {
   };
 }
 
-async function benchBackend(backend) {
+/** Resolves once the guidance worker has started or failed (it loads after `load` resolves). */
+async function guidanceSettled(model, timeoutMs = 600_000) {
   const t0 = performance.now();
-  const model = await MoMask.load(modelUrl, { backend });
+  while (model.info.guidanceWorker === 'starting' && performance.now() - t0 < timeoutMs) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return performance.now() - t0;
+}
+
+async function benchBackend(spec) {
+  const options = LOAD[spec];
+  if (!options) throw new Error(`unknown backend '${spec}' (expected one of ${Object.keys(LOAD).join(', ')})`);
+  const t0 = performance.now();
+  const model = await MoMask.load(modelUrl, options);
   const loadWall = performance.now() - t0;
+  const helperWait = await guidanceSettled(model);
   const info = model.info;
   const samples = [];
   let bvhMs = 0;
@@ -60,15 +75,17 @@ async function benchBackend(backend) {
     }
     samples.push(stages(events, wall));
   }
+  const guidance = await model._guidanceStats();
   model.dispose();
   const result = {
     'load (page: worker + fetch/cache + init)': loadWall,
     'load (worker: device + verify + upload)': info.loadMs,
+    'guidance worker ready after load': info.guidanceWorker === 'ready' ? helperWait : null,
   };
   for (const key of Object.keys(samples[0])) result[key] = median(samples.map((s) => s[key]));
   result['first generate (page, warm-up)'] = firstMs;
   result['toBVH (foot IK)'] = bvhMs;
-  return { backend: info.backend, requested: backend, adapter: info.adapterName, fallbackReason: info.fallbackReason, stages: result };
+  return { backend: info.backend, requested: spec, guidanceWorker: info.guidanceWorker, guidanceAnswers: guidance.answers, adapter: info.adapterName, fallbackReason: info.fallbackReason, stages: result };
 }
 
 async function main() {

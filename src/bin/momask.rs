@@ -485,10 +485,7 @@ fn run_generate(a: GenerateArgs) -> Result<(), String> {
         }
     };
     let cancelled = || false;
-    let mut hooks = Hooks {
-        progress: &mut progress,
-        cancelled: &cancelled,
-    };
+    let mut hooks = Hooks::new(&mut progress, &cancelled);
     let motions = pollster::block_on(momask::generate(&model, &requests, &opts, &mut hooks, None))
         .map_err(|e| e.to_string())?;
     eprintln!(
@@ -534,10 +531,7 @@ fn run_long(
         _ => {}
     };
     let cancelled = || false;
-    let mut hooks = Hooks {
-        progress: &mut progress,
-        cancelled: &cancelled,
-    };
+    let mut hooks = Hooks::new(&mut progress, &cancelled);
     let long = pollster::block_on(momask::long::generate_timeline(
         model, timeline, &opts, &mut hooks,
     ))

@@ -20,16 +20,19 @@
 pub mod gpu;
 pub mod options;
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Float32Array, Function, Int32Array, Object, Promise, Reflect};
+use js_sys::{Array, Float32Array, Function, Int32Array, Object, Promise, Reflect, Uint32Array};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use crate::bundle::{self, BundleHeader};
 use crate::config::ModelConfig;
-use crate::generate::{GenerateOptions, Hooks, Motion, Progress};
+use crate::generate::{
+    GenerateOptions, GuidanceHelper, Hooks, Motion, Progress, UncondFuture, UncondRequest,
+};
 use crate::motion::JointPositions;
 use crate::motion::bvh::{BvhOptions, joints_to_bvh as bvh_from_joints};
 use crate::{Error, MoMask};
@@ -70,6 +73,9 @@ export interface RawMotion {
   segments?: { text: string; startFrame: number; endFrame: number }[];
   spans?: [number, number][]; keptErrorMm?: number; roundTripErrorMm?: number;
 }
+/** The unconditional half of one guided pass, for a helper worker (`Model.uncondLogits`):
+ * masked-transformer ids `[B, N]`, or `layers` residual-layer grids `[B, N]` in order. */
+export interface RawUncondRequest { kind: "mask" | "residual"; ids: Int32Array; lengths: Uint32Array; layers: number }
 /** Progress of `Model.generate`; `t` is `performance.now()`. */
 export type RawProgress = { stage: "text" | "length" | "decode" | "done"; t: number }
   | { stage: "window"; window: number; windows: number; t: number }
@@ -248,6 +254,102 @@ fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsValue> {
 pub struct Model {
     inner: Rc<MoMask>,
     info: Info,
+    /// `(request) => Promise<Float32Array> | undefined`: the host's bridge to a second worker
+    /// that computes the unconditional half of classifier-free guidance (see
+    /// [`Model::set_guidance_helper`]).
+    guidance: RefCell<Option<Function>>,
+}
+
+/// A [`GuidanceHelper`] behind a JS function (the host's bridge to the helper worker).
+struct JsGuidance(Function);
+
+impl GuidanceHelper for JsGuidance {
+    fn start(&self, request: UncondRequest) -> Option<UncondFuture> {
+        let req = Object::new();
+        let as_i32 = |ids: &[i64]| -> Vec<i32> { ids.iter().map(|&id| id as i32).collect() };
+        let (kind, ids, lengths, layers) = match &request {
+            UncondRequest::Mask { ids, lengths } => ("mask", as_i32(ids), lengths, 0),
+            UncondRequest::Residual { layers, lengths } => {
+                ("residual", as_i32(&layers.concat()), lengths, layers.len())
+            }
+        };
+        let lengths: Vec<u32> = lengths.iter().map(|&l| l as u32).collect();
+        set(&req, "kind", &kind.into());
+        set(&req, "ids", &Int32Array::from(ids.as_slice()));
+        set(&req, "lengths", &Uint32Array::from(lengths.as_slice()));
+        set(&req, "layers", &(layers as u32).into());
+        // No promise (no helper now) or a throwing bridge: the caller computes both halves.
+        let promise = self
+            .0
+            .call1(&JsValue::NULL, &req)
+            .ok()?
+            .dyn_into::<Promise>()
+            .ok()?;
+        Some(Box::pin(async move {
+            let value = JsFuture::from(promise)
+                .await
+                .map_err(|e| Error::Backend(format!("guidance helper: {}", js_message(&e))))?;
+            let logits = value
+                .dyn_into::<Float32Array>()
+                .map_err(|_| Error::Backend("guidance helper: the answer is not a Float32Array".into()))?;
+            Ok(logits.to_vec())
+        }))
+    }
+}
+
+/// An unconditional-half request from JS: `{ kind: "mask" | "residual", ids: Int32Array,
+/// lengths: Uint32Array, layers: number }` (residual ids: `layers` grids of `[B, N]`, in order).
+fn parse_uncond_request(v: &JsValue) -> Result<UncondRequest, JsValue> {
+    let field = |name: &str| Reflect::get(v, &name.into()).unwrap_or(JsValue::UNDEFINED);
+    let ids: Vec<i64> = field("ids")
+        .dyn_into::<Int32Array>()
+        .map_err(|_| js_error("TypeError", "unconditional request: ids must be an Int32Array"))?
+        .to_vec()
+        .into_iter()
+        .map(i64::from)
+        .collect();
+    let lengths: Vec<usize> = field("lengths")
+        .dyn_into::<Uint32Array>()
+        .map_err(|_| {
+            js_error(
+                "TypeError",
+                "unconditional request: lengths must be a Uint32Array",
+            )
+        })?
+        .to_vec()
+        .into_iter()
+        .map(|l| l as usize)
+        .collect();
+    match field("kind").as_string().as_deref() {
+        Some("mask") => Ok(UncondRequest::Mask { ids, lengths }),
+        Some("residual") => {
+            let layers = field("layers")
+                .as_f64()
+                .filter(|l| l.fract() == 0.0 && *l >= 1.0 && *l <= 64.0)
+                .ok_or_else(|| {
+                    js_error(
+                        "TypeError",
+                        "unconditional request: layers must be a whole number 1..=64",
+                    )
+                })? as usize;
+            if !ids.len().is_multiple_of(layers) {
+                return Err(js_error(
+                    "RangeError",
+                    &format!(
+                        "unconditional request: {} ids do not split into {layers} layers",
+                        ids.len()
+                    ),
+                ));
+            }
+            let per_layer = ids.len() / layers;
+            let layers = ids.chunks(per_layer.max(1)).map(<[i64]>::to_vec).collect();
+            Ok(UncondRequest::Residual { layers, lengths })
+        }
+        _ => Err(js_error(
+            "TypeError",
+            "unconditional request: kind must be \"mask\" or \"residual\"",
+        )),
+    }
 }
 
 /// The device to use: `(device, on_gpu, adapter, fallback reason)`.
@@ -344,7 +446,45 @@ impl Model {
         Ok(Model {
             inner: Rc::new(model),
             info,
+            guidance: RefCell::new(None),
         })
+    }
+
+    /// Installs (or, with `null`, removes) the bridge to a helper worker that holds the same
+    /// model and computes the unconditional half of every guided pass ([`Model::uncond_logits`]
+    /// there) while this one computes the conditional half: `(request) => Promise<Float32Array>`,
+    /// or `undefined` when the helper cannot take a request now. Results are identical with or
+    /// without it; a failed answer is recomputed here.
+    #[wasm_bindgen(js_name = setGuidanceHelper)]
+    pub fn set_guidance_helper(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "((request: RawUncondRequest) => Promise<Float32Array> | undefined) | null"
+        )]
+        helper: Option<Function>,
+    ) {
+        *self.guidance.borrow_mut() = helper;
+    }
+
+    /// The helper side of [`Model::set_guidance_helper`]: the unconditional logits of a request
+    /// (checked first: a malformed one rejects with a `MoMaskError`).
+    #[wasm_bindgen(js_name = uncondLogits, unchecked_return_type = "Promise<Float32Array>")]
+    pub fn uncond_logits(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "RawUncondRequest")] request: JsValue,
+    ) -> Result<Promise, JsValue> {
+        let request = parse_uncond_request(&request)?;
+        let model = self.inner.clone();
+        let on_gpu = self.info.backend == "webgpu";
+        Ok(future_to_promise(async move {
+            let logits = crate::generate::uncond_logits(&model, &request).await;
+            Ok(Float32Array::from(finish(on_gpu, logits)?.as_slice()).into())
+        }))
+    }
+
+    /// The guidance helper for one call, if one is installed.
+    fn guidance(&self) -> Option<JsGuidance> {
+        self.guidance.borrow().clone().map(JsGuidance)
     }
 
     /// Everything about the loaded model (see [`Info`]) as a plain object.
@@ -405,6 +545,7 @@ impl Model {
         }
         let model = self.inner.clone();
         let on_gpu = self.info.backend == "webgpu";
+        let guidance = self.guidance();
         Ok(future_to_promise(async move {
             if on_gpu {
                 gpu::take_errors();
@@ -421,10 +562,8 @@ impl Model {
                 Some(f) => f.call0(&JsValue::NULL).map(|v| v.is_truthy()).unwrap_or(false),
                 None => false,
             };
-            let mut hooks = Hooks {
-                progress: &mut progress,
-                cancelled: &cancelled,
-            };
+            let mut hooks = Hooks::new(&mut progress, &cancelled);
+            hooks.guidance = guidance.as_ref().map(|g| g as &dyn GuidanceHelper);
             let result = crate::generate(&model, &requests, &core_opts, &mut hooks, None).await;
             let motions = finish(on_gpu, result)?;
             let out = Array::new();
@@ -471,14 +610,13 @@ impl Model {
         crate::edit::check_any(&self.inner, &features, &spans).map_err(|e| core_error(&e))?;
         let model = self.inner.clone();
         let on_gpu = self.info.backend == "webgpu";
+        let guidance = self.guidance();
         Ok(future_to_promise(async move {
             let run = async {
                 let mut progress = progress_fn(&on_progress);
                 let cancelled = cancel_fn(&is_cancelled);
-                let mut hooks = Hooks {
-                    progress: &mut progress,
-                    cancelled: &cancelled,
-                };
+                let mut hooks = Hooks::new(&mut progress, &cancelled);
+                hooks.guidance = guidance.as_ref().map(|g| g as &dyn GuidanceHelper);
                 let m =
                     crate::edit::edit_any(&model, &features, &spans, &text, &core_opts, &mut hooks).await?;
                 let report = crate::edit::report(&model, &features, &spans, &m).await?;
@@ -516,8 +654,17 @@ impl Model {
         self.check_timeline(&timeline, long_opts.context_tokens)?;
         let model = self.inner.clone();
         let on_gpu = self.info.backend == "webgpu";
+        let guidance = self.guidance();
         Ok(future_to_promise(async move {
-            let long = run_long(&model, &timeline, &long_opts, &on_progress, &is_cancelled).await;
+            let long = run_long(
+                &model,
+                &timeline,
+                &long_opts,
+                &on_progress,
+                &is_cancelled,
+                guidance.as_ref(),
+            )
+            .await;
             long_to_js(&finish(on_gpu, long)?)
         }))
     }
@@ -566,6 +713,7 @@ impl Model {
         }
         let model = self.inner.clone();
         let on_gpu = self.info.backend == "webgpu";
+        let guidance = self.guidance();
         Ok(future_to_promise(async move {
             let out = Array::new();
             for (i, t) in timelines.iter().enumerate() {
@@ -576,7 +724,15 @@ impl Model {
                     },
                     context_tokens: crate::long::DEFAULT_CONTEXT,
                 };
-                let long = run_long(&model, t, &long_opts, &on_progress, &is_cancelled).await;
+                let long = run_long(
+                    &model,
+                    t,
+                    &long_opts,
+                    &on_progress,
+                    &is_cancelled,
+                    guidance.as_ref(),
+                )
+                .await;
                 out.push(&long_to_js(&finish(on_gpu, long)?)?);
             }
             Ok(out.into())
@@ -622,13 +778,12 @@ async fn run_long(
     opts: &crate::long::LongOptions,
     on_progress: &Option<Function>,
     is_cancelled: &Option<Function>,
+    guidance: Option<&JsGuidance>,
 ) -> Result<crate::long::LongMotion, Error> {
     let mut progress = progress_fn(on_progress);
     let cancelled = cancel_fn(is_cancelled);
-    let mut hooks = Hooks {
-        progress: &mut progress,
-        cancelled: &cancelled,
-    };
+    let mut hooks = Hooks::new(&mut progress, &cancelled);
+    hooks.guidance = guidance.map(|g| g as &dyn GuidanceHelper);
     crate::long::generate_timeline(model, timeline, opts, &mut hooks).await
 }
 
@@ -777,6 +932,15 @@ fn parse_texts(v: &JsValue) -> Result<Vec<String>, JsValue> {
         "TypeError",
         "text must be a string or an array of strings",
     ))
+}
+
+/// The message of a thrown JS value (an `Error`'s `message`, or the value as text).
+fn js_message(v: &JsValue) -> String {
+    Reflect::get(v, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| v.as_string())
+        .unwrap_or_else(|| format!("{v:?}"))
 }
 
 fn set(obj: &Object, key: &str, value: &JsValue) {
