@@ -43,8 +43,8 @@ export interface LoadOptions {
   worker?: boolean;
   /**
    * On the CPU backend, a second Web Worker computes the unconditional half of every
-   * classifier-free-guidance pass while the first computes the conditional half: ~1.6× faster
-   * passes for official-size models on two or more cores, identical results, a second copy of
+   * classifier-free-guidance pass while the first computes the conditional half: 1.4–1.6×
+   * faster passes for official-size models on two or more cores, identical results, a second copy of
    * the model in memory. `"auto"` (default): on when `navigator.hardwareConcurrency >= 2`,
    * `worker` is not false and a half pass is large enough to outweigh the messaging (official
    * size yes, the small demo model no). It starts after `load` resolves; `info.guidanceWorker`
