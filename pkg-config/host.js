@@ -358,7 +358,9 @@ export function createHost(post) {
   function handle(msg) {
     const { id, type } = msg;
     if (type === 'detachGuidance') {
-      // Not queued: a generation may be waiting on the guidance worker that just died.
+      // Not queued: a generation may be waiting on the guidance worker that just died. A
+      // worker that never started will not take the bundle bytes kept for it either.
+      helperBytes = null;
       detachGuidance(msg.reason || 'the guidance worker stopped');
       return;
     }

@@ -297,7 +297,9 @@ export class MoMask {
     const failed = (e) => {
       this._helper?.close();
       this._helper = null;
-      if (!this._conn.closed) this._info = { ...this._info, guidanceWorker: `failed: ${e.message || e}` };
+      if (this._conn.closed) return;
+      this._info = { ...this._info, guidanceWorker: `failed: ${e.message || e}` };
+      this._conn.send({ id: 0, type: 'detachGuidance', reason: `the guidance worker failed: ${e.message || e}` });
     };
     try {
       const helper = await HostConnection.open(true);

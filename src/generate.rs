@@ -534,32 +534,72 @@ pub async fn uncond_logits(model: &MoMask, request: &UncondRequest) -> Result<Ve
     read_f32(logits).await
 }
 
-/// The unconditional logits from the helper's answer, or computed here when there is none
-/// usable (`local`).
-async fn uncond_half(
-    pending: UncondFuture,
-    dims: [usize; 3],
-    device: &burn::tensor::Device,
-    local: impl FnOnce() -> Tensor<3>,
-) -> Tensor<3> {
-    match pending.await {
-        Ok(values) if values.len() == dims.iter().product::<usize>() => {
-            Tensor::<3>::from_data(TensorData::new(values, dims), device)
+/// The inputs of one classifier-free-guided network, built once per loop: the text feature and
+/// padding for the conditional half alone, and both halves as one batch of 2B (zero text feature
+/// = unconditional).
+struct Guided<'a> {
+    b: usize,
+    scale: f32,
+    cond: Tensor<2>,
+    pad: Tensor<2, Bool>,
+    both: Option<(Tensor<2>, Tensor<2, Bool>)>,
+    helper: Option<&'a dyn GuidanceHelper>,
+}
+
+impl<'a> Guided<'a> {
+    fn new(
+        cond: Tensor<2>,
+        pad: Tensor<2, Bool>,
+        scale: f32,
+        helper: Option<&'a dyn GuidanceHelper>,
+    ) -> Self {
+        let both = (scale != 1.0).then(|| {
+            let zeros = cond.zeros_like();
+            (
+                Tensor::cat(vec![cond.clone(), zeros], 0),
+                Tensor::cat(vec![pad.clone(), pad.clone()], 0),
+            )
+        });
+        Self {
+            b: pad.dims()[0],
+            scale,
+            cond,
+            pad,
+            both,
+            helper,
         }
-        _ => local(),
     }
-}
 
-/// Conditional and unconditional inputs as one batch of 2B (zero text feature = unconditional).
-fn cfg_batch(cond: &Tensor<2>) -> Tensor<2> {
-    Tensor::cat(vec![cond.clone(), cond.zeros_like()], 0)
-}
-
-/// `uncond + s·(cond − uncond)` from a `[2B, …]` batch; returns `[B, …]`.
-fn guide(both: Tensor<3>, b: usize, scale: f32) -> Tensor<3> {
-    let c = both.clone().narrow(0, 0, b);
-    let u = both.narrow(0, b, b);
-    u.clone() + (c - u) * scale
+    /// Guided logits `uncond + s·(cond − uncond)` of `forward(copies, cond, pad)`, which runs the
+    /// network on `copies` stacked copies of its current input. The unconditional half goes to
+    /// the helper when it takes `request()`; an unusable answer is computed here.
+    async fn logits(
+        &self,
+        request: impl FnOnce() -> UncondRequest,
+        forward: impl Fn(usize, Tensor<2>, Tensor<2, Bool>) -> Tensor<3>,
+    ) -> Tensor<3> {
+        let Some((cond2, pad2)) = &self.both else {
+            return forward(1, self.cond.clone(), self.pad.clone());
+        };
+        let both = match self.helper.and_then(|h| h.start(request())) {
+            Some(pending) => {
+                // The conditional half here while the helper computes the unconditional one.
+                let c = forward(1, self.cond.clone(), self.pad.clone());
+                let dims = c.dims();
+                let u = match pending.await {
+                    Ok(values) if values.len() == dims.iter().product::<usize>() => {
+                        Tensor::<3>::from_data(TensorData::new(values, dims), &c.device())
+                    }
+                    _ => forward(1, self.cond.zeros_like(), self.pad.clone()),
+                };
+                Tensor::cat(vec![c, u], 0)
+            }
+            None => forward(2, cond2.clone(), pad2.clone()),
+        };
+        let c = both.clone().narrow(0, 0, self.b);
+        let u = both.narrow(0, self.b, self.b);
+        u.clone() + (c - u) * self.scale
+    }
 }
 
 /// Base-layer mask-predict decoding (`MaskTransformer.generate`). Returns `[B, N]` ids, N = max length.
@@ -626,15 +666,12 @@ pub async fn mask_predict_loop(
     let v = model.config.mask.num_tokens;
     let mask_id = v as i64;
     let top_k = top_k_count(opts.topk, v);
-    let guided = opts.cond_scale != 1.0;
-    let helper = if guided { hooks.guidance } else { None };
-    let pad = padding_mask(&lengths, n, device);
-    let (cond_in, pad_in) = if guided {
-        (cfg_batch(&cond), Tensor::cat(vec![pad.clone(), pad.clone()], 0))
-    } else {
-        (cond.clone(), pad.clone())
-    };
-    let rows = if guided { 2 * b } else { b };
+    let guided = Guided::new(
+        cond,
+        padding_mask(&lengths, n, device),
+        opts.cond_scale,
+        hooks.guidance,
+    );
     let probs = mask_probabilities(opts.steps);
     for (step, &p) in probs.iter().enumerate() {
         // Re-mask the lowest-confidence positions of each sample.
@@ -651,41 +688,17 @@ pub async fn mask_predict_loop(
             }
             counts.push(k);
         }
-        let helped = helper.and_then(|h| {
-            h.start(UncondRequest::Mask {
-                ids: ids.clone(),
-                lengths: lengths.clone(),
-            })
-        });
-        let logits = if let Some(pending) = helped {
-            // The conditional half here while the helper computes the unconditional one.
-            let cond_half =
-                model
-                    .mask
-                    .forward(int_tensor(ids.clone(), [b, n], device), cond.clone(), pad.clone());
-            let uncond = uncond_half(pending, cond_half.dims(), device, || {
-                let ids = int_tensor(ids.clone(), [b, n], device);
-                model.mask.forward(ids, cond.zeros_like(), pad.clone())
-            })
-            .await;
-            guide(Tensor::cat(vec![cond_half, uncond], 0), b, opts.cond_scale)
-        } else {
-            let input = if guided {
-                [ids.clone(), ids.clone()].concat()
-            } else {
-                ids.clone()
-            };
-            let logits = model.mask.forward(
-                int_tensor(input, [rows, n], device),
-                cond_in.clone(),
-                pad_in.clone(),
-            );
-            if guided {
-                guide(logits, b, opts.cond_scale)
-            } else {
-                logits
-            }
+        let request = || UncondRequest::Mask {
+            ids: ids.clone(),
+            lengths: lengths.clone(),
         };
+        let forward = |copies: usize, cond, pad| {
+            let input = ids.repeat(copies);
+            model
+                .mask
+                .forward(int_tensor(input, [copies * b, n], device), cond, pad)
+        };
+        let logits = guided.logits(request, forward).await;
         let logits = read_f32(logits).await?;
         if let Some(t) = trace.as_deref_mut() {
             t.step_input_ids.push(ids.clone());
@@ -758,15 +771,13 @@ pub async fn residual_layers_fixed(
     let v1 = model.config.res.num_tokens + 1;
     let pad_id = model.config.res.num_tokens as i64;
     let top_k = top_k_count(opts.topk, v1);
-    let guided = opts.res_cond_scale != 1.0;
+    let guided = Guided::new(
+        cond,
+        padding_mask(lengths, n, device),
+        opts.res_cond_scale,
+        hooks.guidance,
+    );
     let valid = |i: usize| i % n < lengths[i / n];
-    let helper = if guided { hooks.guidance } else { None };
-    let pad = padding_mask(lengths, n, device);
-    let (cond_in, pad_in) = if guided {
-        (cfg_batch(&cond), Tensor::cat(vec![pad.clone(), pad.clone()], 0))
-    } else {
-        (cond.clone(), pad.clone())
-    };
     let mode = if opts.is_greedy() {
         Draw::Greedy
     } else {
@@ -788,34 +799,15 @@ pub async fn residual_layers_fixed(
         if let Some(t) = trace.as_deref_mut() {
             t.res_inputs.push(read_f32(history.clone()).await?);
         }
-        let helped = helper.and_then(|h| {
-            h.start(UncondRequest::Residual {
-                layers: layer_ids.clone(),
-                lengths: lengths.to_vec(),
-            })
-        });
-        let logits = if let Some(pending) = helped {
-            let cond_half = model.res.forward(history.clone(), q, cond.clone(), pad.clone());
-            let uncond = uncond_half(pending, cond_half.dims(), device, || {
-                model
-                    .res
-                    .forward(history.clone(), q, cond.zeros_like(), pad.clone())
-            })
-            .await;
-            guide(Tensor::cat(vec![cond_half, uncond], 0), b, opts.res_cond_scale)
-        } else {
-            let input = if guided {
-                Tensor::cat(vec![history.clone(), history.clone()], 0)
-            } else {
-                history.clone()
-            };
-            let logits = model.res.forward(input, q, cond_in.clone(), pad_in.clone());
-            if guided {
-                guide(logits, b, opts.res_cond_scale)
-            } else {
-                logits
-            }
+        let request = || UncondRequest::Residual {
+            layers: layer_ids.clone(),
+            lengths: lengths.to_vec(),
         };
+        let forward = |copies: usize, cond, pad| {
+            let input = Tensor::cat(vec![history.clone(); copies], 0);
+            model.res.forward(input, q, cond, pad)
+        };
+        let logits = guided.logits(request, forward).await;
         let logits = read_f32(logits).await?;
         let ids: Vec<i64> = (0..b * n)
             .map(|i| {

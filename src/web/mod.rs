@@ -266,12 +266,15 @@ struct JsGuidance(Function);
 impl GuidanceHelper for JsGuidance {
     fn start(&self, request: UncondRequest) -> Option<UncondFuture> {
         let req = Object::new();
-        let as_i32 = |ids: &[i64]| -> Vec<i32> { ids.iter().map(|&id| id as i32).collect() };
+        let as_i32 = |ids: &mut dyn Iterator<Item = &i64>| -> Vec<i32> { ids.map(|&id| id as i32).collect() };
         let (kind, ids, lengths, layers) = match &request {
-            UncondRequest::Mask { ids, lengths } => ("mask", as_i32(ids), lengths, 0),
-            UncondRequest::Residual { layers, lengths } => {
-                ("residual", as_i32(&layers.concat()), lengths, layers.len())
-            }
+            UncondRequest::Mask { ids, lengths } => ("mask", as_i32(&mut ids.iter()), lengths, 0),
+            UncondRequest::Residual { layers, lengths } => (
+                "residual",
+                as_i32(&mut layers.iter().flatten()),
+                lengths,
+                layers.len(),
+            ),
         };
         let lengths: Vec<u32> = lengths.iter().map(|&l| l as u32).collect();
         set(&req, "kind", &kind.into());
