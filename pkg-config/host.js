@@ -31,9 +31,31 @@ function halfPassMacs(config) {
   return tokens * t.n_layers * (4 * t.latent_dim * t.latent_dim + 2 * t.latent_dim * t.ff_size);
 }
 
+/** A one-function module that uses `f32x4.relaxed_madd`: it validates only where the engine
+ * has WebAssembly relaxed SIMD (Chromium 114+; not Safari). */
+const RELAXED_SIMD_PROBE = (() => {
+  const v128Zero = [0xfd, 0x0c, ...new Array(16).fill(0)];
+  const body = [0x00, ...v128Zero, ...v128Zero, ...v128Zero, 0xfd, 0x85, 0x02, 0x0b];
+  const code = [0x01, body.length, ...body];
+  const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  const types = [0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b];
+  return new Uint8Array([...header, ...types, 0x03, 0x02, 0x01, 0x00, 0x0a, code.length, ...code]);
+})();
+
+/** Whether this engine runs WebAssembly relaxed SIMD. */
+export function hasRelaxedSimd() {
+  try {
+    return WebAssembly.validate(RELAXED_SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
 /** Creates a host; `post(message, transfer)` delivers replies to the wrapper. */
 export function createHost(post) {
   let wasmReady = null;
+  /** Which module runs: 'relaxed-simd', 'simd128', or 'custom' (the caller's `wasmUrl`). */
+  let wasmModule = null;
   let model = null;
   let info = null;
   let loadOptions = null;
@@ -73,8 +95,32 @@ export function createHost(post) {
     if (onTrap(ev.reason)) ev.preventDefault();
   });
 
-  function ensureWasm(wasmUrl) {
-    wasmReady ??= init(wasmUrl ? { module_or_path: wasmUrl } : undefined);
+  /** Instantiates the wasm module once: the caller's `wasmUrl`, else the relaxed-SIMD build
+   * (fused multiply-add in the CPU kernels) where the engine has relaxed SIMD and `relaxedSimd`
+   * is not false, else the SIMD128 build. `relaxedSimd: true` insists (an error where missing);
+   * on "auto", a relaxed module that fails to load falls back to SIMD128 and says so. */
+  function ensureWasm(wasmUrl, relaxedSimd = 'auto') {
+    wasmReady ??= (async () => {
+      if (wasmUrl) {
+        wasmModule = 'custom';
+        return init({ module_or_path: wasmUrl });
+      }
+      const relaxed = relaxedSimd === true || (relaxedSimd !== false && hasRelaxedSimd());
+      if (!relaxed) {
+        wasmModule = 'simd128';
+        return init();
+      }
+      if (!hasRelaxedSimd()) throw namedError('MoMaskError', 'relaxedSimd: true, but this browser does not support WebAssembly relaxed SIMD');
+      try {
+        const exports = await init({ module_or_path: new URL('./momask_relaxed_bg.wasm', import.meta.url) });
+        wasmModule = 'relaxed-simd';
+        return exports;
+      } catch (e) {
+        if (relaxedSimd === true) throw namedError('MoMaskError', `could not load the relaxed-SIMD module: ${e.message || e}`);
+        wasmModule = `simd128 (the relaxed-SIMD module failed: ${e.message || e})`;
+        return init();
+      }
+    })();
     return wasmReady;
   }
 
@@ -124,9 +170,9 @@ export function createHost(post) {
 
   async function load(msg, progress, state) {
     if (model) throw namedError('MoMaskError', 'this host already holds a model');
-    await ensureWasm(msg.wasmUrl);
-    checkUsable();
     const opts = msg.options || {};
+    await ensureWasm(msg.wasmUrl, opts.relaxedSimd);
+    checkUsable();
     let bytes;
     let cached = false;
     let cache = null;
@@ -147,7 +193,7 @@ export function createHost(post) {
     if (opts.selfTest !== undefined) loadOpts.selfTest = opts.selfTest;
     model = await guarded(() => Model.load(bytes, loadOpts));
     loadOptions = loadOpts;
-    info = { ...model.info, cached, worker: typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope };
+    info = { ...model.info, cached, worker: typeof WorkerGlobalScope !== 'undefined' && globalThis instanceof WorkerGlobalScope, wasm: wasmModule };
     if (msg.url && cache && !cached) {
       try {
         await cache.put(msg.url, new Response(bytes, { headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) } }));
@@ -181,7 +227,7 @@ export function createHost(post) {
     const bytes = gpuBytes;
     gpuBytes = null;
     model = await guarded(() => Model.load(bytes, { backend: 'cpu' }));
-    info = { ...model.info, requestedBackend: loadOptions.backend, adapter: info.adapter, adapterName: info.adapterName, fallbackReason: reason, cached: info.cached, worker: info.worker };
+    info = { ...model.info, requestedBackend: loadOptions.backend, adapter: info.adapter, adapterName: info.adapterName, fallbackReason: reason, cached: info.cached, worker: info.worker, wasm: wasmModule };
     post({ type: 'info', info });
     return true;
   }
@@ -321,7 +367,10 @@ export function createHost(post) {
         else detachGuidance(`the guidance worker failed: ${m.error?.message || 'unknown error'}`);
       }
     };
-    port.postMessage({ type: 'load', bytes, wasmUrl: msg.wasmUrl }, [bytes.buffer]);
+    // The helper must run the very same module: its half of the logits then equals this host's
+    // bit for bit (the relaxed build rounds multiply-adds differently).
+    const sameModule = wasmModule === 'custom' ? { wasmUrl: msg.wasmUrl } : { relaxedSimd: wasmModule === 'relaxed-simd' };
+    port.postMessage({ type: 'load', bytes, ...sameModule }, [bytes.buffer]);
     return true;
   }
 
@@ -334,7 +383,7 @@ export function createHost(post) {
       if (m.type === 'load') {
         try {
           if (model) throw namedError('MoMaskError', 'this host already holds a model');
-          await ensureWasm(m.wasmUrl);
+          await ensureWasm(m.wasmUrl, m.relaxedSimd ?? false);
           checkUsable();
           model = await guarded(() => Model.load(m.bytes instanceof Uint8Array ? m.bytes : new Uint8Array(m.bytes), { backend: 'cpu' }));
           port.postMessage({ type: 'loaded' });

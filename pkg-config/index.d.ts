@@ -51,8 +51,20 @@ export interface LoadOptions {
    * says how it is doing.
    */
   guidanceWorker?: boolean | 'auto';
-  /** Where `momask_bg.wasm` lives, when not next to the package's JS. */
+  /**
+   * Where the wasm module lives, when not next to the package's JS: `momask_bg.wasm` (runs
+   * everywhere) or `momask_relaxed_bg.wasm` (needs relaxed SIMD). Overrides `relaxedSimd`.
+   */
   wasmUrl?: string | URL;
+  /**
+   * Which of the package's two wasm modules runs. The relaxed-SIMD one multiplies-adds with
+   * `f32x4.relaxed_madd` (fused on CPUs with FMA) in the CPU backend's matrix products;
+   * the other uses SIMD128 only. `"auto"` (default): the relaxed one where the engine supports
+   * relaxed SIMD (Chromium 114+, not Safari). `true` insists (an error where unsupported);
+   * `false` always takes the SIMD128 one. Results differ between the two in the last bits
+   * (one rounding per multiply-add instead of two). `info.wasm` says which one runs.
+   */
+  relaxedSimd?: boolean | 'auto';
   /** Compare a small GPU computation with the CPU before using WebGPU (default true). */
   selfTest?: boolean;
   /** `fetch` credentials mode for URL sources (default `same-origin`). */
@@ -211,6 +223,11 @@ export interface ModelInfo {
    * `"failed: <reason>"` (generations go on without it).
    */
   guidanceWorker: 'starting' | 'ready' | 'off' | `failed: ${string}`;
+  /**
+   * The wasm module that runs (see `LoadOptions.relaxedSimd`): `"relaxed-simd"`, `"simd128"`,
+   * `"simd128 (the relaxed-SIMD module failed: <reason>)"`, or `"custom"` (`wasmUrl`).
+   */
+  wasm: 'relaxed-simd' | 'simd128' | 'custom' | `simd128 (${string})`;
 }
 
 /** The joints document (same as the CLI's `--out x.json`). */

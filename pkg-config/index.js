@@ -14,8 +14,8 @@ import { CACHE_NAME, abortError, deserializeError, namedError, openCache, readRe
 
 export { CACHE_NAME };
 
-const LOAD_KEYS = new Set(['backend', 'onProgress', 'signal', 'integrity', 'sha256', 'cache', 'worker', 'guidanceWorker', 'wasmUrl', 'selfTest', 'credentials']);
-const HOST_KEYS = ['backend', 'integrity', 'sha256', 'cache', 'selfTest', 'credentials'];
+const LOAD_KEYS = new Set(['backend', 'onProgress', 'signal', 'integrity', 'sha256', 'cache', 'worker', 'guidanceWorker', 'wasmUrl', 'relaxedSimd', 'selfTest', 'credentials']);
+const HOST_KEYS = ['backend', 'integrity', 'sha256', 'cache', 'selfTest', 'credentials', 'relaxedSimd'];
 const BACKENDS = ['auto', 'webgpu', 'cpu'];
 
 function checkLoadOptions(options) {
@@ -39,6 +39,9 @@ function checkLoadOptions(options) {
   }
   if (options.guidanceWorker !== undefined && typeof options.guidanceWorker !== 'boolean' && options.guidanceWorker !== 'auto') {
     throw namedError('TypeError', `invalid load options: guidanceWorker must be true, false or "auto", got ${JSON.stringify(options.guidanceWorker)}`);
+  }
+  if (options.relaxedSimd !== undefined && typeof options.relaxedSimd !== 'boolean' && options.relaxedSimd !== 'auto') {
+    throw namedError('TypeError', `invalid load options: relaxedSimd must be true, false or "auto", got ${JSON.stringify(options.relaxedSimd)}`);
   }
   return options;
 }

@@ -7,6 +7,7 @@
 #   scripts/build-web.sh            release build (wasm-opt -O3)
 #   MOMASK_WEB_PROFILE=dev ...      debug build, no wasm-opt
 #   MOMASK_WEB_WASM_OPT=0 ...        release build without wasm-opt (it takes minutes on a 30 MB module)
+#   MOMASK_WEB_RELAXED=0 ...         without the second (relaxed-SIMD) module
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,14 +55,42 @@ fi
 wasm-pack build --"$PROFILE" --mode no-install --target web --out-dir pkg --out-name momask \
   --no-pack . -- --no-default-features --features web "${size_opt[@]}"
 
+# The second module: the same crate with the `relaxed-simd` feature (fused multiply-add in the
+# CPU kernels), loaded instead where the browser has relaxed SIMD. Only momask itself is
+# rebuilt (the dependencies are shared), and both modules must fit the one JS glue file.
+# MOMASK_WEB_RELAXED=0 skips it (the package then falls back to momask_bg.wasm and says so in
+# info.wasm; the browser tests expect both modules).
+relaxed_dir="$CARGO_TARGET_DIR/pkg-relaxed"
+rm -f pkg/momask_relaxed_bg.wasm
+if [ "${MOMASK_WEB_RELAXED:-1}" != 0 ]; then
+  step "wasm-pack build ($PROFILE, relaxed-SIMD module)"
+  wasm-pack build --"$PROFILE" --mode no-install --target web --out-dir "$relaxed_dir" --out-name momask \
+    --no-pack . -- --no-default-features --features web,relaxed-simd "${size_opt[@]}"
+  # The glue differs only in comments (closure shim numbers).
+  if ! diff -q <(grep -v '^ *//' pkg/momask.js) <(grep -v '^ *//' "$relaxed_dir/momask.js") >/dev/null; then
+    echo "error: the relaxed-SIMD module needs other JS glue than momask_bg.wasm" >&2
+    exit 1
+  fi
+  mv "$relaxed_dir/momask_bg.wasm" pkg/momask_relaxed_bg.wasm
+fi
+
 if [ "$PROFILE" = release ] && [ "${MOMASK_WEB_WASM_OPT:-1}" != 0 ]; then
   step "wasm-opt (npm binaryen)"
-  raw=$(stat -c %s pkg/momask_bg.wasm)
-  node_modules/.bin/wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    pkg/momask_bg.wasm -o pkg/momask_bg.opt.wasm
-  mv pkg/momask_bg.opt.wasm pkg/momask_bg.wasm
-  echo "momask_bg.wasm: $raw → $(stat -c %s pkg/momask_bg.wasm) bytes"
+  # One process a module, side by side: wasm-opt -O3 runs on one core.
+  pids=()
+  for module in pkg/momask_bg.wasm pkg/momask_relaxed_bg.wasm; do
+    [ -f "$module" ] || continue
+    (
+      raw=$(stat -c %s "$module")
+      node_modules/.bin/wasm-opt -O3 --enable-simd --enable-relaxed-simd --enable-bulk-memory \
+        --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+        --enable-reference-types --enable-multivalue "$module" -o "${module%.wasm}.opt.wasm"
+      mv "${module%.wasm}.opt.wasm" "$module"
+      echo "$module: $raw → $(stat -c %s "$module") bytes"
+    ) &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
 fi
 
 step "package files (pkg-config/)"
@@ -74,7 +103,11 @@ node -e '
   fs.writeFileSync("pkg/package.json", JSON.stringify(p, null, 2) + "\n");
 ' "$version"
 rm -f pkg/.gitignore
-printf 'momask_bg.wasm: %s bytes, %s bytes gzipped\n' "$(stat -c %s pkg/momask_bg.wasm)" "$(gzip -9 -c pkg/momask_bg.wasm | wc -c)"
+for module in pkg/momask_bg.wasm pkg/momask_relaxed_bg.wasm; do
+  if [ -f "$module" ]; then
+    printf '%s: %s bytes, %s bytes gzipped\n' "${module#pkg/}" "$(stat -c %s "$module")" "$(gzip -9 -c "$module" | wc -c)"
+  fi
+done
 
 step "webpack (www → www/dist)"
 node_modules/.bin/webpack --mode production

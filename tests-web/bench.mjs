@@ -55,15 +55,17 @@ async function benchPage(backend, query) {
   if (b.error) throw new Error(`${backend}: ${b.error}`);
   const want = backend.startsWith('cpu') ? 'cpu' : backend;
   if (b.backend !== want) throw new Error(`${backend} ran on ${b.backend} (${b.fallbackReason})`);
-  if (backend === 'cpu' && b.guidanceWorker.startsWith('failed')) throw new Error(`the guidance worker ${b.guidanceWorker}`);
+  if (backend.startsWith('cpu') && b.guidanceWorker.startsWith('failed')) throw new Error(`the guidance worker ${b.guidanceWorker}`);
   return { ...b, userAgent: r.userAgent };
 }
 
 let cpu;
 let cpu1;
+let cpuSimd128;
 let gpu = null;
 try {
   cpu1 = await benchPage('cpu1', `runs=${runs}&steps=${steps}`);
+  cpuSimd128 = await benchPage('cpu-simd128', `runs=${runs}&steps=${steps}`);
   cpu = await benchPage('cpu', `runs=${runs}&steps=${steps}`);
   if (gpuRuns > 0) {
     try {
@@ -102,7 +104,7 @@ const pageRow = (b, s) =>
     first: b.stages['first generate (page, warm-up)'],
     steps: s,
   };
-const cols = { native: natRow(native), native1: natRow(native1), wasm1: pageRow(cpu1, steps), wasm: pageRow(cpu, steps), gpu: pageRow(gpu, gpuSteps) };
+const cols = { native: natRow(native), native1: natRow(native1), wasm1: pageRow(cpu1, steps), wasmSimd128: pageRow(cpuSimd128, steps), wasm: pageRow(cpu, steps), gpu: pageRow(gpu, gpuSteps) };
 if (cols.gpu && gpuSteps !== steps) {
   // Extrapolated to `steps` mask steps from the measured per-step time.
   cols.gpu.total = cols.gpu.total - cols.gpu.mask + cols.gpu.step * steps;
@@ -124,13 +126,14 @@ const fmt = (c, k) => (c?.[k] == null ? '–' : `${c.extrapolated?.has(k) ? '~' 
 const ratio = (a, b) => (a == null || b == null ? '–' : `${(a / b).toFixed(2)}×`);
 const head = ['stage (ms)', `native CPU (${os.cpus().length} threads)`];
 if (cols.native1) head.push('native CPU (1 thread)');
-head.push('wasm CPU (1 worker)', `wasm CPU (default: guidance worker ${cpu.guidanceWorker === 'ready' ? 'on' : 'off'})`, `WebGPU (SwiftShader, ${gpuSteps} steps)`, 'wasm 1 worker / native', 'wasm default / native');
+const helper = (b) => `guidance worker ${b.guidanceWorker === 'ready' ? 'on' : 'off'}`;
+head.push(`wasm CPU (1 worker, ${cpu1.wasm})`, `wasm CPU (${helper(cpuSimd128)}, ${cpuSimd128.wasm})`, `wasm CPU (default: ${helper(cpu)}, ${cpu.wasm})`, `WebGPU (SwiftShader, ${gpuSteps} steps)`, 'wasm 1 worker / native', 'wasm default / native');
 if (cols.native1) head.push('wasm 1 worker / native 1 thread');
 const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i ? '---:' : '---')).join('|')}|`];
 for (const [label, k] of rows) {
   const cells = [label, fmt(cols.native, k)];
   if (cols.native1) cells.push(fmt(cols.native1, k));
-  cells.push(fmt(cols.wasm1, k), fmt(cols.wasm, k), gpu?.error ? 'error' : fmt(cols.gpu, k), ratio(cols.wasm1?.[k], cols.native?.[k]), ratio(cols.wasm?.[k], cols.native?.[k]));
+  cells.push(fmt(cols.wasm1, k), fmt(cols.wasmSimd128, k), fmt(cols.wasm, k), gpu?.error ? 'error' : fmt(cols.gpu, k), ratio(cols.wasm1?.[k], cols.native?.[k]), ratio(cols.wasm?.[k], cols.native?.[k]));
   if (cols.native1) cells.push(ratio(cols.wasm1?.[k], cols.native1?.[k]));
   lines.push(`| ${cells.join(' | ')} |`);
 }
@@ -141,4 +144,4 @@ console.log(
     `WebGPU: ${gpuSteps} mask steps, ${gpuRuns} run(s) after 1 warm-up${gpuSteps !== steps ? `, ~ = extrapolated to ${steps} steps from its per-step time` : ''}. ` +
     `Browser: ${cpu.userAgent}; WebGPU adapter: ${gpu?.adapter ?? gpu?.error ?? 'not run'}. Browser load of the bundle (CPU): ${(cpu.stages['load (page: worker + fetch/cache + init)'] / 1000).toFixed(1)} s; guidance worker (package default "auto"): ${cpu.guidanceWorker}, ${cpu.guidanceAnswers} answers${cpu.guidanceWorker === 'ready' ? `, ready ${(cpu.stages['guidance worker ready after load'] / 1000).toFixed(1)} s after load` : ''}.`,
 );
-if (args.out && args.out !== true) fs.writeFileSync(args.out, JSON.stringify({ bundle, frames, steps, runs, gpuRuns, gpuSteps, native, native1, cpu1, cpu, gpu, table }, null, 2));
+if (args.out && args.out !== true) fs.writeFileSync(args.out, JSON.stringify({ bundle, frames, steps, runs, gpuRuns, gpuSteps, native, native1, cpu1, cpuSimd128, cpu, gpu, table }, null, 2));

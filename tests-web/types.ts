@@ -13,10 +13,13 @@ async function usage(): Promise<void> {
     },
     signal: controller.signal,
     guidanceWorker: 'auto',
+    relaxedSimd: 'auto',
   });
   const info: ModelInfo = model.info;
   const helper: string = info.guidanceWorker;
   if (info.guidanceWorker === 'ready' || info.guidanceWorker.startsWith('failed: ')) console.log(helper);
+  const wasmModule: 'relaxed-simd' | 'simd128' | 'custom' | `simd128 (${string})` = info.wasm;
+  console.log(wasmModule);
   const reason: string | null = info.fallbackReason;
   const backend: 'webgpu' | 'cpu' = info.backend;
   const encoder: 'clip' | 'minilm' = info.textEncoder;
@@ -69,6 +72,8 @@ async function usage(): Promise<void> {
   await MoMask.load('/m', { backend: 'gpu' });
   // @ts-expect-error: guidanceWorker is a boolean or "auto"
   await MoMask.load('/m', { guidanceWorker: 2 });
+  // @ts-expect-error: relaxedSimd is a boolean or "auto"
+  await MoMask.load('/m', { relaxedSimd: 'yes' });
   // @ts-expect-error: frames is a number or "auto"
   await model.generate('x', { frames: 'long' });
 

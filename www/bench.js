@@ -9,9 +9,11 @@ const runs = Math.max(1, Number(params.get('runs') || 3));
 const steps = Number(params.get('steps') || 10);
 const text = params.get('text') || 'a person walks forward and turns around';
 // `cpu`: the CPU backend with the package's defaults (the guidance worker where it pays off);
-// `cpu1`: without the guidance worker (one worker); `cpu2`: with it; `webgpu`: the GPU.
+// `cpu1`: without the guidance worker (one worker); `cpu2`: with it; `webgpu`: the GPU;
+// `-simd128` after a CPU one: the SIMD128 wasm module instead of the relaxed-SIMD one.
 const backends = (params.get('backends') || 'cpu1,cpu,webgpu').split(',').map((s) => s.trim()).filter(Boolean);
 const LOAD = { cpu: { backend: 'cpu' }, cpu2: { backend: 'cpu', guidanceWorker: true }, cpu1: { backend: 'cpu', guidanceWorker: false }, webgpu: { backend: 'webgpu' }, auto: { backend: 'auto' } };
+for (const cpu of ['cpu', 'cpu1', 'cpu2']) LOAD[`${cpu}-simd128`] = { ...LOAD[cpu], relaxedSimd: false };
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -85,7 +87,7 @@ async function benchBackend(spec) {
   for (const key of Object.keys(samples[0])) result[key] = median(samples.map((s) => s[key]));
   result['first generate (page, warm-up)'] = firstMs;
   result['toBVH (foot IK)'] = bvhMs;
-  return { backend: info.backend, requested: spec, guidanceWorker: info.guidanceWorker, guidanceAnswers: guidance.answers, adapter: info.adapterName, fallbackReason: info.fallbackReason, stages: result };
+  return { backend: info.backend, requested: spec, wasm: info.wasm, guidanceWorker: info.guidanceWorker, guidanceAnswers: guidance.answers, adapter: info.adapterName, fallbackReason: info.fallbackReason, stages: result };
 }
 
 async function main() {

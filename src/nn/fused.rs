@@ -483,12 +483,13 @@ mod panel {
     /// Defines a kernel module's `tile_rows`: its `tile::<R>` for 1..=MR rows (the literals list
     /// R < MR), as [`panel_matmul`] calls it.
     macro_rules! tile_rows {
-        ($($rows:literal)*) => {
+        ($(#[$attr:meta])* ; $($rows:literal)*) => {
             /// [`tile`] for 1..=[`MR`] rows.
             ///
             /// # Safety
             /// [`tile`]'s contract for `rows` rows.
             #[allow(clippy::too_many_arguments)]
+            $(#[$attr])*
             pub unsafe fn tile_rows(
                 rows: usize,
                 k: usize,
@@ -563,28 +564,51 @@ mod panel {
         }
 
         // SAFETY (of the generated `tile_rows`): also needs a CPU with AVX-512F.
-        super::tile_rows!(1 2 3 4 5 6 7 8 9 10 11);
+        super::tile_rows!(; 1 2 3 4 5 6 7 8 9 10 11);
     }
 
     /// The same register-blocked GEMM over 8-column panels with wasm SIMD128: 4 rows × 2 vectors of
     /// accumulators stay within the 16 xmm registers V8 allocates from. In Chromium it runs the
     /// official-size layers' GEMMs 1.2–1.7× faster than the `gemm` crate, which re-packs both
     /// operands on every call (`momask bench` and the browser bench page show the effect).
+    ///
+    /// With the crate feature `relaxed-simd` (the package's second module, loaded where the
+    /// browser has relaxed SIMD) the multiply-add is one `f32x4.relaxed_madd` (fused where the CPU
+    /// has FMA, as the native kernel): 1.10–1.14× on the official-size transformer passes in
+    /// Chromium. Only these functions are compiled with the feature: burn's SIMD dependency
+    /// (macerator) does not build with it enabled crate-wide.
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     pub mod simd128 {
         use core::arch::wasm32::*;
 
         /// Columns per panel: two f32x4 vectors.
         pub const NR: usize = 8;
-        /// Rows per register tile.
+        /// Rows per register tile (also with FMA: 5 or 6 rows ran 1.1–1.3× slower in Chromium,
+        /// V8 then spills accumulators).
         pub const MR: usize = 4;
+
+        /// `acc + x · w`.
+        #[cfg(not(feature = "relaxed-simd"))]
+        #[inline(always)]
+        fn madd(x: v128, w: v128, acc: v128) -> v128 {
+            f32x4_add(acc, f32x4_mul(x, w))
+        }
+
+        /// `acc + x · w`, rounded once where the CPU fuses it.
+        #[cfg(feature = "relaxed-simd")]
+        #[target_feature(enable = "relaxed-simd")]
+        #[inline]
+        fn madd(x: v128, w: v128, acc: v128) -> v128 {
+            f32x4_relaxed_madd(x, w, acc)
+        }
 
         /// `c[R, cols] += a[R, k] · panel`, R ≤ MR rows (`lda`/`ldc` row strides).
         ///
         /// # Safety
         /// R rows of `a` with k values, `panel` of k × NR values and R rows of `c` with `cols`
         /// writable values.
-        #[inline(always)]
+        #[cfg_attr(not(feature = "relaxed-simd"), inline(always))]
+        #[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"), inline)]
         unsafe fn tile<const R: usize>(
             k: usize,
             a: *const f32,
@@ -602,8 +626,8 @@ mod panel {
                     let w1 = v128_load(panel.add(kk * NR + 4) as *const v128);
                     for (r, acc) in acc.iter_mut().enumerate() {
                         let x = v128_load32_splat(a.add(r * lda + kk) as *const u32);
-                        acc[0] = f32x4_add(acc[0], f32x4_mul(x, w0));
-                        acc[1] = f32x4_add(acc[1], f32x4_mul(x, w1));
+                        acc[0] = madd(x, w0, acc[0]);
+                        acc[1] = madd(x, w1, acc[1]);
                     }
                 }
                 for (r, acc) in acc.iter().enumerate() {
@@ -625,7 +649,10 @@ mod panel {
             }
         }
 
-        super::tile_rows!(1 2 3);
+        #[cfg(not(feature = "relaxed-simd"))]
+        super::tile_rows!(; 1 2 3);
+        #[cfg(feature = "relaxed-simd")]
+        super::tile_rows!(#[target_feature(enable = "relaxed-simd")] ; 1 2 3);
     }
 }
 

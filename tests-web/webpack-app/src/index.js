@@ -8,7 +8,7 @@ window.appResult = (async () => {
   try {
     const model = await MoMask.load(params.get('model'), { backend: 'cpu' });
     const motion = await model.generate(params.get('text'), { frames: Number(params.get('frames')), greedy: true });
-    const result = { backend: model.info.backend, worker: model.info.worker, frames: motion.frames, fps: motion.fps, jointCount: motion.jointCount, joints: Array.from(motion.joints) };
+    const result = { backend: model.info.backend, worker: model.info.worker, wasm: model.info.wasm, frames: motion.frames, fps: motion.fps, jointCount: motion.jointCount, joints: Array.from(motion.joints) };
     model.dispose();
     out.textContent = `${result.frames} frames on ${result.backend}; first joint ${result.joints.slice(0, 3).map((x) => x.toFixed(4)).join(', ')}`;
     return result;
