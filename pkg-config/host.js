@@ -51,10 +51,39 @@ export function hasRelaxedSimd() {
   }
 }
 
+/** The wasm instance of this realm (worker or page; the JS glue holds one per realm, shared by
+ * every host in it): a promise of which module runs, 'relaxed-simd', 'simd128' (maybe with why
+ * the relaxed one failed) or 'custom' (the caller's `wasmUrl`). */
+let realmWasm = null;
+
+/** Instantiates the caller's `wasmUrl`, else the relaxed-SIMD build (fused multiply-add in the
+ * CPU kernels) where the engine has relaxed SIMD and `relaxedSimd` is not false, else the
+ * SIMD128 build. `relaxedSimd: true` insists (an error where missing); on "auto", a relaxed
+ * module that fails to load falls back to SIMD128 and says so. */
+async function instantiateWasm(wasmUrl, relaxedSimd) {
+  if (wasmUrl) {
+    await init({ module_or_path: wasmUrl });
+    return 'custom';
+  }
+  const relaxed = relaxedSimd === true || (relaxedSimd !== false && hasRelaxedSimd());
+  if (!relaxed) {
+    await init();
+    return 'simd128';
+  }
+  if (!hasRelaxedSimd()) throw namedError('MoMaskError', 'relaxedSimd: true, but this browser does not support WebAssembly relaxed SIMD');
+  try {
+    await init({ module_or_path: new URL('./momask_relaxed_bg.wasm', import.meta.url) });
+    return 'relaxed-simd';
+  } catch (e) {
+    if (relaxedSimd === true) throw namedError('MoMaskError', `could not load the relaxed-SIMD module: ${e.message || e}`);
+    await init();
+    return `simd128 (the relaxed-SIMD module failed: ${e.message || e})`;
+  }
+}
+
 /** Creates a host; `post(message, transfer)` delivers replies to the wrapper. */
 export function createHost(post) {
-  let wasmReady = null;
-  /** Which module runs: 'relaxed-simd', 'simd128', or 'custom' (the caller's `wasmUrl`). */
+  /** The module this host runs (`realmWasm.module`, once `ensureWasm` resolved). */
   let wasmModule = null;
   let model = null;
   let info = null;
@@ -95,33 +124,24 @@ export function createHost(post) {
     if (onTrap(ev.reason)) ev.preventDefault();
   });
 
-  /** Instantiates the wasm module once: the caller's `wasmUrl`, else the relaxed-SIMD build
-   * (fused multiply-add in the CPU kernels) where the engine has relaxed SIMD and `relaxedSimd`
-   * is not false, else the SIMD128 build. `relaxedSimd: true` insists (an error where missing);
-   * on "auto", a relaxed module that fails to load falls back to SIMD128 and says so. */
-  function ensureWasm(wasmUrl, relaxedSimd = 'auto') {
-    wasmReady ??= (async () => {
-      if (wasmUrl) {
-        wasmModule = 'custom';
-        return init({ module_or_path: wasmUrl });
-      }
-      const relaxed = relaxedSimd === true || (relaxedSimd !== false && hasRelaxedSimd());
-      if (!relaxed) {
-        wasmModule = 'simd128';
-        return init();
-      }
-      if (!hasRelaxedSimd()) throw namedError('MoMaskError', 'relaxedSimd: true, but this browser does not support WebAssembly relaxed SIMD');
-      try {
-        const exports = await init({ module_or_path: new URL('./momask_relaxed_bg.wasm', import.meta.url) });
-        wasmModule = 'relaxed-simd';
-        return exports;
-      } catch (e) {
-        if (relaxedSimd === true) throw namedError('MoMaskError', `could not load the relaxed-SIMD module: ${e.message || e}`);
-        wasmModule = `simd128 (the relaxed-SIMD module failed: ${e.message || e})`;
-        return init();
-      }
-    })();
-    return wasmReady;
+  /** Instantiates this realm's wasm module (see `instantiateWasm`); a request that the module
+   * already running here cannot meet (only possible with several `worker: false` models on one
+   * page) is an error rather than a silent mismatch. */
+  async function ensureWasm(wasmUrl, relaxedSimd = 'auto') {
+    const attempt = (realmWasm ??= instantiateWasm(wasmUrl, relaxedSimd));
+    let running;
+    try {
+      running = await attempt;
+    } catch (e) {
+      // Nothing was instantiated: a later load may try again (with other options).
+      if (realmWasm === attempt) realmWasm = null;
+      throw e;
+    }
+    const wanted = wasmUrl ? 'custom' : relaxedSimd === true ? 'relaxed-simd' : relaxedSimd === false ? 'simd128' : null;
+    if (wanted && wanted !== running && !(wanted === 'simd128' && running.startsWith('simd128'))) {
+      throw namedError('MoMaskError', `this page already runs the ${running} wasm module; load with worker: true (the default) to choose another`);
+    }
+    wasmModule = running;
   }
 
   function checkUsable() {

@@ -62,7 +62,8 @@ export interface LoadOptions {
    * the other uses SIMD128 only. `"auto"` (default): the relaxed one where the engine supports
    * relaxed SIMD (Chromium 114+, not Safari). `true` insists (an error where unsupported);
    * `false` always takes the SIMD128 one. Results differ between the two in the last bits
-   * (one rounding per multiply-add instead of two). `info.wasm` says which one runs.
+   * (one rounding per multiply-add instead of two). `info.wasm` says which one runs. With
+   * `worker: false` all models on the page share one module: asking for the other rejects.
    */
   relaxedSimd?: boolean | 'auto';
   /** Compare a small GPU computation with the CPU before using WebGPU (default true). */

@@ -193,6 +193,15 @@ test('relaxedSimd: false runs the SIMD128 module, equal to native and close to t
   assert(maxAbsDiff(alone.joints, plain.joints) === 0, 'SIMD128 module: joints differ with and without its guidance worker');
   const between = maxAbsDiff(fused.joints, plain.joints);
   assert(between <= TOL, `relaxed vs SIMD128 module: max |Δ| ${between}`);
+  // On the page's own thread one module serves every model: a request for the other one is an
+  // error, not a silent mismatch; a request it meets loads.
+  await page2.evaluate(() => window.model.dispose());
+  const onPage = await loadModel(page2, { backend: 'cpu', worker: false });
+  assert(onPage.wasm === 'relaxed-simd' && onPage.worker === false, `page thread: ${onPage.wasm}`);
+  const e = await withTimeout(rejection(page2, 'await MoMask.load(arg, { backend: "cpu", worker: false, relaxedSimd: false })', BUNDLE), 20_000, 'second module on the page');
+  assert(e?.name === 'MoMaskError' && /already runs the relaxed-simd wasm module/.test(e.message), `second module on the page: ${JSON.stringify(e)}`);
+  const again = await loadModel(page2, { backend: 'cpu', worker: false, relaxedSimd: true });
+  assert(again.wasm === 'relaxed-simd', `page thread, relaxedSimd: true: ${again.wasm}`);
   notes.push(`SIMD128 module vs native max |Δ| = ${d.toExponential(2)}; relaxed-SIMD vs SIMD128 module ${between.toExponential(2)}`);
 });
 
