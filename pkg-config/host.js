@@ -43,7 +43,7 @@ const RELAXED_SIMD_PROBE = (() => {
 })();
 
 /** Whether this engine runs WebAssembly relaxed SIMD. */
-export function hasRelaxedSimd() {
+function hasRelaxedSimd() {
   try {
     return WebAssembly.validate(RELAXED_SIMD_PROBE);
   } catch {
@@ -65,12 +65,12 @@ async function instantiateWasm(wasmUrl, relaxedSimd) {
     await init({ module_or_path: wasmUrl });
     return 'custom';
   }
-  const relaxed = relaxedSimd === true || (relaxedSimd !== false && hasRelaxedSimd());
-  if (!relaxed) {
+  const supported = hasRelaxedSimd();
+  if (relaxedSimd === true && !supported) throw namedError('MoMaskError', 'relaxedSimd: true, but this browser does not support WebAssembly relaxed SIMD');
+  if (relaxedSimd === false || !supported) {
     await init();
     return 'simd128';
   }
-  if (!hasRelaxedSimd()) throw namedError('MoMaskError', 'relaxedSimd: true, but this browser does not support WebAssembly relaxed SIMD');
   try {
     await init({ module_or_path: new URL('./momask_relaxed_bg.wasm', import.meta.url) });
     return 'relaxed-simd';

@@ -649,10 +649,7 @@ mod panel {
             }
         }
 
-        #[cfg(not(feature = "relaxed-simd"))]
-        super::tile_rows!(; 1 2 3);
-        #[cfg(feature = "relaxed-simd")]
-        super::tile_rows!(#[target_feature(enable = "relaxed-simd")] ; 1 2 3);
+        super::tile_rows!(#[cfg_attr(feature = "relaxed-simd", target_feature(enable = "relaxed-simd"))] ; 1 2 3);
     }
 }
 
